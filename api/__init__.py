@@ -1,0 +1,1 @@
+"""The FastAPI service. Not built yet: see the Trip-planning API issue."""

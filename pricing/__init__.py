@@ -1,0 +1,1 @@
+"""Fares, rental prices and equity policies. Not built yet: see the Pricing issue."""

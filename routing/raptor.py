@@ -1,0 +1,507 @@
+"""RAPTOR over a `Timetable`: earliest arrival, Pareto rounds, range (rRAPTOR) and arrive-by.
+
+Round k finds the earliest arrival at every stop using at most k trips, so the rounds
+themselves give the Pareto set over (arrival time, number of transfers). The inner loop
+is a numba kernel over the timetable's arrays and a preallocated, reusable search state;
+the Python wrapper only seeds the search and walks back the pointers of the journeys found.
+
+Range queries run the same kernel once per departure time in the window, latest first,
+without resetting labels, as in rRAPTOR: a later departure's labels prune the earlier ones,
+and a journey is reported only in the iteration where it improved the target.
+Arrive-by queries run the kernel on `Timetable.reversed()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+from routing.errors import QueryError
+from routing.journey import Journey, Leg, Ride, Walk
+from routing.timetable import CAN_ALIGHT, CAN_BOARD, INF_TIME, Timetable
+
+KIND_NONE = 0  # label carried from the previous round (or unset)
+KIND_RIDE = 1
+KIND_WALK = 2
+KIND_ACCESS = 3
+
+#: Most rounds a search may run; 1 + the largest max_transfers a caller may ask for.
+MAX_ROUNDS_LIMIT = 16
+
+
+@numba.njit(cache=True)
+def _mark(s: int, is_marked: np.ndarray, marked: np.ndarray, n_marked: int) -> int:
+    if not is_marked[s]:
+        is_marked[s] = True
+        marked[n_marked] = s
+        n_marked += 1
+    return n_marked
+
+
+@numba.njit(cache=True)
+def _rounds(
+    pattern_stop_ptr: np.ndarray,
+    pattern_stops: np.ndarray,
+    pattern_flags: np.ndarray,
+    pattern_trip_ptr: np.ndarray,
+    pattern_time_ptr: np.ndarray,
+    event_arr_s: np.ndarray,
+    event_dep_s: np.ndarray,
+    stop_pat_ptr: np.ndarray,
+    stop_pat_pattern: np.ndarray,
+    stop_pat_pos: np.ndarray,
+    transfer_ptr: np.ndarray,
+    transfer_to: np.ndarray,
+    transfer_s: np.ndarray,
+    access_stop: np.ndarray,
+    access_arr_s: np.ndarray,
+    egress_s: np.ndarray,
+    max_rounds: int,
+    arr: np.ndarray,
+    transit_arr: np.ndarray,
+    kind: np.ndarray,
+    back_trip: np.ndarray,
+    back_board_pos: np.ndarray,
+    back_alight_pos: np.ndarray,
+    back_from: np.ndarray,
+    back_walk_s: np.ndarray,
+    target: np.ndarray,
+    target_stop: np.ndarray,
+    is_marked: np.ndarray,
+    marked: np.ndarray,
+    next_marked: np.ndarray,
+    is_touched: np.ndarray,
+    touched: np.ndarray,
+    is_improved: np.ndarray,
+    improved: np.ndarray,
+    pattern_first: np.ndarray,
+    pattern_queue: np.ndarray,
+) -> int:
+    """Run rounds 0..max_rounds on the given state; return the last round that changed anything.
+
+    `arr[k, s]` is the earliest arrival at s with at most k trips (labels are carried from
+    round k-1), `kind[k, s]` says how round k reached s, and `target[k]` is the best
+    arrival at the destination with at most k trips. State is not reset here, which is
+    what lets range queries reuse a later departure's labels.
+    """
+    n_touched = 0
+    n_marked = 0
+    # round 0: walking from the origin
+    for a in range(len(access_stop)):
+        s = access_stop[a]
+        t = access_arr_s[a]
+        if t < arr[0, s]:
+            arr[0, s] = t
+            kind[0, s] = KIND_ACCESS
+            n_marked = _mark(s, is_marked, marked, n_marked)
+            if not is_touched[s]:
+                is_touched[s] = True
+                touched[n_touched] = s
+                n_touched += 1
+    last_round = 0
+    for k in range(1, max_rounds + 1):
+        if n_marked == 0:
+            break
+        last_round = k
+        # carry labels improved earlier in this search into round k
+        for q in range(n_touched):
+            s = touched[q]
+            if arr[k - 1, s] < arr[k, s]:
+                arr[k, s] = arr[k - 1, s]
+                kind[k, s] = KIND_NONE
+        if target[k - 1] < target[k]:
+            target[k] = target[k - 1]
+            target_stop[k] = target_stop[k - 1]
+        # patterns through the stops marked last round, from their earliest marked position
+        n_queue = 0
+        for q in range(n_marked):
+            s = marked[q]
+            is_marked[s] = False
+            for inc in range(stop_pat_ptr[s], stop_pat_ptr[s + 1]):
+                p = stop_pat_pattern[inc]
+                pos = stop_pat_pos[inc]
+                if pattern_first[p] < 0:
+                    pattern_first[p] = pos
+                    pattern_queue[n_queue] = p
+                    n_queue += 1
+                elif pos < pattern_first[p]:
+                    pattern_first[p] = pos
+        n_next = 0
+        n_improved = 0
+        for q in range(n_queue):
+            p = pattern_queue[q]
+            pos0 = pattern_first[p]
+            pattern_first[p] = -1
+            sb = pattern_stop_ptr[p]
+            m = pattern_stop_ptr[p + 1] - sb
+            t0 = pattern_trip_ptr[p]
+            n = pattern_trip_ptr[p + 1] - t0
+            tb = pattern_time_ptr[p]
+            trip = -1
+            board_pos = -1
+            for i in range(pos0, m):
+                s = pattern_stops[sb + i]
+                fl = pattern_flags[sb + i]
+                if trip >= 0 and (fl & CAN_ALIGHT):
+                    a = event_arr_s[tb + i * n + trip]
+                    if a < arr[k, s] and a < target[k]:
+                        arr[k, s] = a
+                        transit_arr[k, s] = a
+                        kind[k, s] = KIND_RIDE
+                        back_trip[k, s] = t0 + trip
+                        back_board_pos[k, s] = board_pos
+                        back_alight_pos[k, s] = i
+                        if not is_marked[s]:
+                            is_marked[s] = True
+                            next_marked[n_next] = s
+                            n_next += 1
+                        if not is_improved[s]:
+                            is_improved[s] = True
+                            improved[n_improved] = s
+                            n_improved += 1
+                        if not is_touched[s]:
+                            is_touched[s] = True
+                            touched[n_touched] = s
+                            n_touched += 1
+                        e = egress_s[s]
+                        if e < INF_TIME and a + e < target[k]:
+                            target[k] = a + e
+                            target_stop[k] = s
+                if fl & CAN_BOARD:
+                    prev = arr[k - 1, s]
+                    if prev < INF_TIME and (trip < 0 or prev <= event_dep_s[tb + i * n + trip]):
+                        hi = n if trip < 0 else trip
+                        lo = 0
+                        # first trip in [0, hi) departing at or after prev
+                        base = tb + i * n
+                        while lo < hi:
+                            mid = (lo + hi) // 2
+                            if event_dep_s[base + mid] < prev:
+                                lo = mid + 1
+                            else:
+                                hi = mid
+                        if lo < (n if trip < 0 else trip):
+                            trip = lo
+                            board_pos = i
+        # footpaths from the stops a ride improved this round (one walk between two rides)
+        for q in range(n_improved):
+            s = improved[q]
+            is_improved[s] = False
+            ta = transit_arr[k, s]
+            for f in range(transfer_ptr[s], transfer_ptr[s + 1]):
+                s2 = transfer_to[f]
+                t = ta + transfer_s[f]
+                if t < arr[k, s2] and t < target[k]:
+                    arr[k, s2] = t
+                    kind[k, s2] = KIND_WALK
+                    back_from[k, s2] = s
+                    back_walk_s[k, s2] = transfer_s[f]
+                    if not is_marked[s2]:
+                        is_marked[s2] = True
+                        next_marked[n_next] = s2
+                        n_next += 1
+                    if not is_touched[s2]:
+                        is_touched[s2] = True
+                        touched[n_touched] = s2
+                        n_touched += 1
+                    e = egress_s[s2]
+                    if e < INF_TIME and t + e < target[k]:
+                        target[k] = t + e
+                        target_stop[k] = s2
+        for q in range(n_next):
+            marked[q] = next_marked[q]
+        n_marked = n_next
+    # carry the target through rounds that found nothing new, and clean scratch flags
+    for k in range(last_round + 1, max_rounds + 1):
+        if target[k - 1] < target[k]:
+            target[k] = target[k - 1]
+            target_stop[k] = target_stop[k - 1]
+        for q in range(n_touched):
+            s = touched[q]
+            if arr[k - 1, s] < arr[k, s]:
+                arr[k, s] = arr[k - 1, s]
+                kind[k, s] = KIND_NONE
+    for q in range(n_marked):
+        is_marked[marked[q]] = False
+    for q in range(n_touched):
+        is_touched[touched[q]] = False
+    return last_round
+
+
+@dataclass(frozen=True, slots=True)
+class StopTimes:
+    """Stops with a walking time each: the access or egress side of a query."""
+
+    stops: npt.NDArray[np.int32]
+    seconds: npt.NDArray[np.int32]
+
+    @classmethod
+    def of(cls, pairs: dict[int, int]) -> StopTimes:
+        """From a {stop: seconds} mapping (handy in tests)."""
+        return cls(
+            np.fromiter(pairs.keys(), dtype=np.int32, count=len(pairs)),
+            np.fromiter(pairs.values(), dtype=np.int32, count=len(pairs)),
+        )
+
+
+class Raptor:
+    """Reusable RAPTOR searcher for one timetable; not thread-safe (one per worker)."""
+
+    def __init__(self, timetable: Timetable, *, max_rounds: int = MAX_ROUNDS_LIMIT) -> None:
+        self.tt = timetable
+        self.max_rounds = max_rounds
+        n, r = timetable.n_stops, max_rounds + 1
+        self._arr = np.full((r, n), INF_TIME, dtype=np.int32)
+        self._transit_arr = np.full((r, n), INF_TIME, dtype=np.int32)
+        self._kind = np.zeros((r, n), dtype=np.int8)
+        self._back_trip = np.full((r, n), -1, dtype=np.int32)
+        self._back_board_pos = np.full((r, n), -1, dtype=np.int32)
+        self._back_alight_pos = np.full((r, n), -1, dtype=np.int32)
+        self._back_from = np.full((r, n), -1, dtype=np.int32)
+        self._back_walk_s = np.zeros((r, n), dtype=np.int32)
+        self._target = np.full(r, INF_TIME, dtype=np.int32)
+        self._target_stop = np.full(r, -1, dtype=np.int32)
+        self._is_marked = np.zeros(n, dtype=np.bool_)
+        self._marked = np.zeros(n, dtype=np.int32)
+        self._next_marked = np.zeros(n, dtype=np.int32)
+        self._is_touched = np.zeros(n, dtype=np.bool_)
+        self._touched = np.zeros(n, dtype=np.int32)
+        self._is_improved = np.zeros(n, dtype=np.bool_)
+        self._improved = np.zeros(n, dtype=np.int32)
+        self._pattern_first = np.full(timetable.n_patterns, -1, dtype=np.int32)
+        self._pattern_queue = np.zeros(timetable.n_patterns, dtype=np.int32)
+        self._egress_s = np.full(n, INF_TIME, dtype=np.int32)
+
+    # -- state -----------------------------------------------------------------------------
+    def _reset(self, rounds: int) -> None:
+        self._arr[: rounds + 1].fill(INF_TIME)
+        self._kind[: rounds + 1].fill(KIND_NONE)
+        self._target.fill(INF_TIME)
+        self._target_stop.fill(-1)
+
+    def _run(self, access: StopTimes, depart_s: int, rounds: int) -> None:
+        tt = self.tt
+        _rounds(
+            tt.pattern_stop_ptr,
+            tt.pattern_stops,
+            tt.pattern_flags,
+            tt.pattern_trip_ptr,
+            tt.pattern_time_ptr,
+            tt.event_arr_s,
+            tt.event_dep_s,
+            tt.stop_pat_ptr,
+            tt.stop_pat_pattern,
+            tt.stop_pat_pos,
+            tt.transfer_ptr,
+            tt.transfer_to,
+            tt.transfer_s,
+            access.stops,
+            (access.seconds + np.int32(depart_s)).astype(np.int32),
+            self._egress_s,
+            rounds,
+            self._arr,
+            self._transit_arr,
+            self._kind,
+            self._back_trip,
+            self._back_board_pos,
+            self._back_alight_pos,
+            self._back_from,
+            self._back_walk_s,
+            self._target,
+            self._target_stop,
+            self._is_marked,
+            self._marked,
+            self._next_marked,
+            self._is_touched,
+            self._touched,
+            self._is_improved,
+            self._improved,
+            self._pattern_first,
+            self._pattern_queue,
+        )
+
+    def _check(self, access: StopTimes, egress: StopTimes, max_transfers: int) -> int:
+        if not 0 <= max_transfers < self.max_rounds:
+            raise QueryError(
+                f"max_transfers must be in 0..{self.max_rounds - 1}, got {max_transfers}"
+            )
+        for name, side in (("access", access), ("egress", egress)):
+            if len(side.stops) != len(side.seconds):
+                raise QueryError(f"{name} stops and seconds differ in length")
+            if len(side.stops) and (
+                side.stops.min() < 0 or side.stops.max() >= self.tt.n_stops
+            ):
+                raise QueryError(f"{name} stop outside 0..{self.tt.n_stops - 1}")
+            if len(side.seconds) and side.seconds.min() < 0:
+                raise QueryError(f"{name} walking time is negative")
+        return max_transfers + 1
+
+    def _set_egress(self, egress: StopTimes) -> None:
+        self._egress_s.fill(INF_TIME)
+        # a stop listed twice keeps its shortest walk
+        np.minimum.at(self._egress_s, egress.stops, egress.seconds)
+
+    # -- queries ---------------------------------------------------------------------------
+    def earliest_arrival(
+        self, access: StopTimes, egress: StopTimes, depart_s: int, *, max_transfers: int = 8
+    ) -> list[Journey]:
+        """Pareto set over (arrival, transfers) for leaving the origin at `depart_s`.
+
+        Sorted by number of transfers; each later journey arrives strictly earlier.
+        """
+        rounds = self._check(access, egress, max_transfers)
+        self._reset(rounds)
+        self._set_egress(egress)
+        self._run(access, depart_s, rounds)
+        out: list[Journey] = []
+        best = INF_TIME
+        for k in range(1, rounds + 1):
+            t = self._target[k]
+            if t < best:
+                best = t
+                out.append(self._journey(k, int(self._target_stop[k]), depart_s))
+        return out
+
+    def range_query(
+        self,
+        access: StopTimes,
+        egress: StopTimes,
+        depart_s: int,
+        window_s: int,
+        *,
+        max_transfers: int = 8,
+    ) -> list[Journey]:
+        """Every Pareto-optimal journey over (departure, arrival, transfers) leaving in the window.
+
+        Sorted by departure time, then transfers.
+        """
+        if window_s < 0:
+            raise QueryError(f"window_s must be >= 0, got {window_s}")
+        rounds = self._check(access, egress, max_transfers)
+        self._reset(rounds)
+        self._set_egress(egress)
+        starts = self._departure_times(access, depart_s, depart_s + window_s)
+        found: list[Journey] = []
+        for t_dep in starts:
+            before = self._target.copy()
+            self._run(access, int(t_dep), rounds)
+            best = INF_TIME
+            for k in range(1, rounds + 1):
+                t = self._target[k]
+                if t < before[k] and t < best:
+                    found.append(self._journey(k, int(self._target_stop[k]), int(t_dep)))
+                if t < best:
+                    best = t
+        return _pareto_departures(found)
+
+    def _departure_times(self, access: StopTimes, lo_s: int, hi_s: int) -> np.ndarray:
+        """Origin departure times worth a rRAPTOR iteration: some trip leaves an access stop
+        exactly when a rider who left then would reach it. Latest first."""
+        tt = self.tt
+        times: list[np.ndarray] = [np.array([lo_s], dtype=np.int64)]
+        for s, w in zip(access.stops.tolist(), access.seconds.tolist(), strict=True):
+            for inc in range(int(tt.stop_pat_ptr[s]), int(tt.stop_pat_ptr[s + 1])):
+                p = int(tt.stop_pat_pattern[inc])
+                pos = int(tt.stop_pat_pos[inc])
+                if not tt.pattern_flags[tt.pattern_stop_ptr[p] + pos] & CAN_BOARD:
+                    continue
+                deps = tt.departures(p, pos)
+                a, b = np.searchsorted(deps, [lo_s + w, hi_s + w], side="left")
+                b2 = np.searchsorted(deps, hi_s + w, side="right")
+                if b2 > a:
+                    times.append(deps[a:b2].astype(np.int64) - w)
+                del b
+        return np.unique(np.concatenate(times))[::-1]
+
+    # -- journeys --------------------------------------------------------------------------
+    def _journey(self, k: int, stop: int, depart_s: int) -> Journey:
+        """Walk the back pointers from (round k, stop) to the origin."""
+        tt = self.tt
+        legs: list[Leg] = []
+        s = stop
+        arrive_here = int(self._arr[k, s])
+        eg = int(self._egress_s[s])
+        legs.append(Walk(s, -1, arrive_here, arrive_here + eg))
+        while True:
+            while k > 0 and self._kind[k, s] == KIND_NONE:
+                k -= 1
+            kind = int(self._kind[k, s])
+            if kind == KIND_ACCESS:
+                break
+            if kind == KIND_WALK:
+                src = int(self._back_from[k, s])
+                walk_s = int(self._back_walk_s[k, s])
+                legs.append(Walk(src, s, 0, walk_s))  # times fixed below
+                s = src
+            # s was reached by a ride in round k
+            trip = int(self._back_trip[k, s])
+            p = int(tt.trip_pattern[trip])
+            bpos = int(self._back_board_pos[k, s])
+            apos = int(self._back_alight_pos[k, s])
+            n = int(tt.pattern_trip_ptr[p + 1] - tt.pattern_trip_ptr[p])
+            j = trip - int(tt.pattern_trip_ptr[p])
+            base = int(tt.pattern_time_ptr[p])
+            sb = int(tt.pattern_stop_ptr[p])
+            board_stop = int(tt.pattern_stops[sb + bpos])
+            legs.append(
+                Ride(
+                    trip=trip,
+                    pattern=p,
+                    board_pos=bpos,
+                    alight_pos=apos,
+                    board_stop=board_stop,
+                    alight_stop=s,
+                    depart_s=int(tt.event_dep_s[base + bpos * n + j]),
+                    arrive_s=int(tt.event_arr_s[base + apos * n + j]),
+                )
+            )
+            s = board_stop
+            k -= 1
+        legs.reverse()
+        return _retime(s, legs, depart_s, self._access_walk(s, depart_s, k))
+
+    def _access_walk(self, stop: int, depart_s: int, k: int) -> int:
+        return int(self._arr[k, stop]) - depart_s
+
+
+def _retime(first_stop: int, legs: list[Leg], depart_s: int, access_s: int) -> Journey:
+    """Give walks real clock times: leave the origin just in time for the first ride, and
+    start each transfer walk when the previous ride arrives."""
+    out: list[Leg] = []
+    rides = [leg for leg in legs if isinstance(leg, Ride)]
+    first_dep = rides[0].depart_s if rides else depart_s + access_s
+    leave = max(depart_s, first_dep - access_s)
+    out.append(Walk(-1, first_stop, leave, leave + access_s))
+    t = leave + access_s
+    for leg in legs:
+        if isinstance(leg, Ride):
+            out.append(leg)
+            t = leg.arrive_s
+        else:
+            dur = leg.arrive_s - leg.depart_s
+            out.append(Walk(leg.from_stop, leg.to_stop, t, t + dur))
+            t += dur
+    return Journey(tuple(out))
+
+
+def _pareto_departures(found: list[Journey]) -> list[Journey]:
+    """Keep journeys not dominated on (later departure, earlier arrival, fewer transfers)."""
+    keep: list[Journey] = []
+    for j in found:
+        dominated = any(
+            o.depart_s >= j.depart_s
+            and o.arrive_s <= j.arrive_s
+            and o.n_transfers <= j.n_transfers
+            and (o.depart_s, o.arrive_s, o.n_transfers) != (j.depart_s, j.arrive_s, j.n_transfers)
+            for o in found
+        )
+        if not dominated and all(
+            (o.depart_s, o.arrive_s, o.n_transfers) != (j.depart_s, j.arrive_s, j.n_transfers)
+            for o in keep
+        ):
+            keep.append(j)
+    keep.sort(key=lambda j: (j.depart_s, j.n_transfers))
+    return keep

@@ -1,0 +1,777 @@
+"""Street networks on the query side: the compiled graph, snapping, and time-bounded searches.
+
+A street graph is a handful of flat numpy arrays (CSR adjacency plus flat polylines) built once
+by `ingest.osm_streets` and loaded by the caller; this module never reads files. Coordinates are
+attached to the nearest point of the nearest edge (`StreetIndex`) rather than the nearest node,
+because a stop halfway along a 300 m block is not 150 m from the street. The searches
+(`StreetSearch`) are numba kernels over the arrays with an array-based binary heap and search
+state that is allocated once per worker and reset by touching only what the last query touched,
+so a 15-minute walk costs well under a millisecond.
+
+A point on edge ``e`` at ``fraction`` f can leave through the edge's head at ``(1 - f)`` of the
+edge's time, and through its tail at ``f`` of the time of the reverse edge when the street is
+two-way (``edge_reverse[e] >= 0``). Targets are entered the same way, and an origin and target on
+the same street are also joined directly along it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numba
+import numpy as np
+import numpy.typing as npt
+import shapely
+
+from routing.errors import OutsideNetworkError, QueryError
+from routing.geo import LocalProjection, haversine_m
+
+_ARRAY_DTYPES: Mapping[str, type[np.generic]] = {
+    "node_lat": np.float64,
+    "node_lon": np.float64,
+    "edge_ptr": np.int64,
+    "edge_head": np.int32,
+    "edge_length_m": np.float32,
+    "edge_time_s": np.float32,
+    "edge_reverse": np.int32,
+    "geom_ptr": np.int64,
+    "geom_lat": np.float64,
+    "geom_lon": np.float64,
+    "node_osm_id": np.int64,
+}
+
+
+@dataclass(frozen=True, eq=False)
+class StreetGraph:
+    """One profile's street network as CSR arrays (nodes and edges are dense int indexes)."""
+
+    profile: str
+    node_lat: npt.NDArray[np.float64]  # node -> latitude
+    node_lon: npt.NDArray[np.float64]  # node -> longitude
+    edge_ptr: npt.NDArray[np.int64]  # node -> first outgoing edge (len n_nodes + 1)
+    edge_head: npt.NDArray[np.int32]  # edge -> target node
+    edge_length_m: npt.NDArray[np.float32]  # edge -> length along its polyline
+    edge_time_s: npt.NDArray[np.float32]  # edge -> traversal time at the profile's speed
+    edge_reverse: npt.NDArray[np.int32]  # edge -> same street, other direction, or -1
+    geom_ptr: npt.NDArray[np.int64]  # edge -> first polyline point (len n_edges + 1)
+    geom_lat: npt.NDArray[np.float64]  # polyline point -> latitude, tail -> head
+    geom_lon: npt.NDArray[np.float64]  # polyline point -> longitude
+    node_osm_id: npt.NDArray[np.int64]  # node -> OSM node id
+
+    def __post_init__(self) -> None:
+        for name, dtype in _ARRAY_DTYPES.items():
+            array = getattr(self, name)
+            if not isinstance(array, np.ndarray) or array.dtype != dtype or array.ndim != 1:
+                got = getattr(array, "dtype", type(array).__name__)
+                raise ValueError(f"StreetGraph.{name} must be a 1-d {np.dtype(dtype)} array, got {got}")
+        n_nodes, n_edges = len(self.node_lat), len(self.edge_head)
+        expected = {
+            "node_lon": n_nodes,
+            "node_osm_id": n_nodes,
+            "edge_ptr": n_nodes + 1,
+            "edge_length_m": n_edges,
+            "edge_time_s": n_edges,
+            "edge_reverse": n_edges,
+            "geom_ptr": n_edges + 1,
+            "geom_lon": len(self.geom_lat),
+        }
+        for name, length in expected.items():
+            if len(getattr(self, name)) != length:
+                raise ValueError(
+                    f"StreetGraph.{name} has {len(getattr(self, name))} entries, expected {length}"
+                )
+        if self.edge_ptr[0] != 0 or self.edge_ptr[-1] != n_edges:
+            raise ValueError(f"edge_ptr must run from 0 to {n_edges}")
+        if self.geom_ptr[0] != 0 or self.geom_ptr[-1] != len(self.geom_lat):
+            raise ValueError(f"geom_ptr must run from 0 to {len(self.geom_lat)}")
+        if n_edges and (self.edge_head.min() < 0 or self.edge_head.max() >= n_nodes):
+            raise ValueError(f"edge_head must index nodes 0..{n_nodes - 1}")
+        if n_edges and np.any(np.diff(self.geom_ptr) < 2):
+            raise ValueError("every edge polyline needs at least two points")
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Array name -> array, the form `from_arrays` takes back (e.g. via ``np.savez``)."""
+        return {name: getattr(self, name) for name in _ARRAY_DTYPES}
+
+    @classmethod
+    def from_arrays(cls, profile: str, arrays: Mapping[str, np.ndarray]) -> StreetGraph:
+        """Rebuild a graph from `arrays()` output, casting each array to its declared dtype."""
+        missing = sorted(set(_ARRAY_DTYPES) - set(arrays))
+        if missing:
+            raise ValueError(f"street graph arrays missing: {missing}")
+        return cls(
+            profile=profile,
+            **{
+                name: np.ascontiguousarray(arrays[name], dtype=dtype)
+                for name, dtype in _ARRAY_DTYPES.items()
+            },
+        )
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return len(self.node_lat)
+
+    @property
+    def n_edges(self) -> int:
+        """Number of directed edges."""
+        return len(self.edge_head)
+
+    @cached_property
+    def bbox(self) -> tuple[float, float, float, float]:
+        """(min_lon, min_lat, max_lon, max_lat) of every polyline point."""
+        if len(self.geom_lat) == 0:
+            return (math.nan, math.nan, math.nan, math.nan)
+        return (
+            float(self.geom_lon.min()),
+            float(self.geom_lat.min()),
+            float(self.geom_lon.max()),
+            float(self.geom_lat.max()),
+        )
+
+    @cached_property
+    def edge_tail(self) -> npt.NDArray[np.int32]:
+        """Edge -> source node (the CSR row each edge sits in)."""
+        return np.repeat(np.arange(self.n_nodes, dtype=np.int32), np.diff(self.edge_ptr))
+
+
+@dataclass(frozen=True, slots=True)
+class Snap:
+    """A coordinate attached to the nearest point of the nearest street edge."""
+
+    lat: float  # the original coordinate
+    lon: float
+    edge: int  # edge index
+    fraction: float  # 0..1 along the edge from tail to head
+    offset_m: float  # straight-line distance from the coordinate to the snapped point
+    snapped_lat: float
+    snapped_lon: float
+
+
+class StreetIndex:
+    """Snaps coordinates to the nearest edge; built once per graph.
+
+    The edges go into a shapely STRtree in a local metric projection, so distances are metres.
+    Of two edges that are each other's reverse only the lower index is indexed: they share
+    one polyline, and a stable choice keeps snaps reproducible.
+    """
+
+    def __init__(self, graph: StreetGraph, *, max_snap_m: float = 500.0) -> None:
+        if not max_snap_m > 0:
+            raise QueryError(f"max_snap_m must be positive, got {max_snap_m}")
+        if graph.n_edges == 0:
+            raise QueryError(f"cannot index the {graph.profile} street graph: it has no edges")
+        self.graph = graph
+        self.max_snap_m = float(max_snap_m)
+        min_lon, min_lat, max_lon, max_lat = graph.bbox
+        self._projection = LocalProjection((min_lat + max_lat) / 2, (min_lon + max_lon) / 2)
+        edges = np.arange(graph.n_edges, dtype=np.int32)
+        reverse = graph.edge_reverse
+        self._edges = edges[(reverse < 0) | (edges < reverse)]  # tree item -> edge
+        starts = graph.geom_ptr[self._edges]
+        counts = graph.geom_ptr[self._edges + 1] - starts
+        first = np.cumsum(counts) - counts
+        point = np.repeat(starts - first, counts) + np.arange(int(counts.sum()))
+        x, y = self._projection.to_xy(graph.geom_lat[point], graph.geom_lon[point])
+        self._lines = shapely.linestrings(
+            np.column_stack([x, y]), indices=np.repeat(np.arange(len(self._edges)), counts)
+        )
+        self._tree = shapely.STRtree(self._lines)
+
+    def snap(self, lat: float, lon: float) -> Snap:
+        """Snap one coordinate; raises OutsideNetworkError beyond ``max_snap_m``."""
+        if not (math.isfinite(lat) and math.isfinite(lon)):
+            raise QueryError(f"coordinate must be finite, got {lat},{lon}")
+        x, y = self._projection.to_xy(lat, lon)
+        point = shapely.points(float(x), float(y))
+        hits, distances = self._tree.query_nearest(point, return_distance=True)
+        item, distance = int(hits[0]), float(distances[0])
+        if distance > self.max_snap_m:
+            raise OutsideNetworkError(lat, lon, distance, self.max_snap_m, self.graph.bbox)
+        line = self._lines[item]
+        fraction = _fraction(float(shapely.line_locate_point(line, point, normalized=True)))
+        snapped = shapely.line_interpolate_point(line, fraction, normalized=True)
+        snapped_lat, snapped_lon = self._projection.to_latlon(
+            shapely.get_x(snapped), shapely.get_y(snapped)
+        )
+        return Snap(
+            lat=float(lat),
+            lon=float(lon),
+            edge=int(self._edges[item]),
+            fraction=fraction,
+            offset_m=distance,
+            snapped_lat=float(snapped_lat),
+            snapped_lon=float(snapped_lon),
+        )
+
+    def snap_many(
+        self, lat: npt.ArrayLike, lon: npt.ArrayLike, *, max_snap_m: float | None = None
+    ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Snap many coordinates at once: (edge, fraction, offset_m) arrays.
+
+        A coordinate farther than the limit (``max_snap_m``, default the index's) or not
+        finite gets edge -1, fraction NaN and offset inf, so one bad stop does not abort a build.
+        """
+        limit = self.max_snap_m if max_snap_m is None else float(max_snap_m)
+        lat_arr = np.atleast_1d(np.asarray(lat, dtype=np.float64))
+        lon_arr = np.atleast_1d(np.asarray(lon, dtype=np.float64))
+        if lat_arr.shape != lon_arr.shape or lat_arr.ndim != 1:
+            raise QueryError(f"lat and lon must be 1-d and equal length: {lat_arr.shape} vs {lon_arr.shape}")
+        n = len(lat_arr)
+        edge = np.full(n, -1, dtype=np.int32)
+        fraction = np.full(n, np.nan, dtype=np.float64)
+        offset = np.full(n, np.inf, dtype=np.float64)
+        finite = np.flatnonzero(np.isfinite(lat_arr) & np.isfinite(lon_arr))
+        if len(finite) == 0:
+            return edge, fraction, offset
+        x, y = self._projection.to_xy(lat_arr[finite], lon_arr[finite])
+        points = shapely.points(x, y)
+        (query, item), distance = self._tree.query_nearest(
+            points, max_distance=limit, return_distance=True, all_matches=False
+        )
+        located = shapely.line_locate_point(self._lines[item], points[query], normalized=True)
+        target = finite[query]
+        edge[target] = self._edges[item]
+        fraction[target] = np.clip(np.nan_to_num(located, nan=0.0), 0.0, 1.0)
+        offset[target] = distance
+        return edge, fraction, offset
+
+
+def _fraction(value: float) -> float:
+    """Clamp a located fraction to 0..1; a zero-length edge gives NaN, which means its start."""
+    return 0.0 if math.isnan(value) else min(max(value, 0.0), 1.0)
+
+
+@dataclass(frozen=True)
+class StreetPath:
+    """A point-to-point street route with its drawable polyline."""
+
+    time_s: float
+    length_m: float
+    edges: npt.NDArray[np.int32]  # edge sequence; the first and last may be partial
+    lats: npt.NDArray[np.float64]  # origin coordinate -> snapped point -> streets -> destination
+    lons: npt.NDArray[np.float64] = field(repr=False)
+
+
+# --- numba kernels -----------------------------------------------------------------------
+
+
+@numba.njit(cache=True)
+def _heap_push(
+    keys: np.ndarray, nodes: np.ndarray, size: int, key: float, node: int
+) -> int:  # pragma: no cover - compiled
+    i = size
+    while i > 0:
+        parent = (i - 1) >> 1
+        if keys[parent] <= key:
+            break
+        keys[i] = keys[parent]
+        nodes[i] = nodes[parent]
+        i = parent
+    keys[i] = key
+    nodes[i] = node
+    return size + 1
+
+
+@numba.njit(cache=True)
+def _heap_pop(keys: np.ndarray, nodes: np.ndarray, size: int) -> int:  # pragma: no cover
+    """Remove the minimum (read keys[0], nodes[0] first); returns the new size."""
+    size -= 1
+    key = keys[size]
+    node = nodes[size]
+    i = 0
+    while True:
+        child = 2 * i + 1
+        if child >= size:
+            break
+        if child + 1 < size and keys[child + 1] < keys[child]:
+            child += 1
+        if keys[child] >= key:
+            break
+        keys[i] = keys[child]
+        nodes[i] = nodes[child]
+        i = child
+    keys[i] = key
+    nodes[i] = node
+    return size
+
+
+@numba.njit(cache=True)
+def _seed(
+    seed_node: np.ndarray,
+    seed_cost: np.ndarray,
+    max_cost: float,
+    dist: np.ndarray,
+    pred: np.ndarray,
+    touched: np.ndarray,
+    n_touched: int,
+    heap_key: np.ndarray,
+    heap_node: np.ndarray,
+) -> tuple[int, int]:  # pragma: no cover - compiled
+    """Forget the previous query (only the nodes it touched) and push the seeds."""
+    for i in range(n_touched):
+        dist[touched[i]] = np.inf
+    n_touched = 0
+    size = 0
+    for s in range(len(seed_node)):
+        v = seed_node[s]
+        cost = seed_cost[s]
+        if cost <= max_cost and cost < dist[v]:
+            if dist[v] == np.inf:
+                touched[n_touched] = v
+                n_touched += 1
+            dist[v] = cost
+            pred[v] = -2 - s
+            size = _heap_push(heap_key, heap_node, size, cost, v)
+    return n_touched, size
+
+
+@numba.njit(cache=True)
+def _bounded_search(
+    ptr: np.ndarray,
+    adj_node: np.ndarray,
+    adj_time: np.ndarray,
+    speed_factor: float,
+    seed_node: np.ndarray,
+    seed_cost: np.ndarray,
+    max_cost: float,
+    dist: np.ndarray,
+    pred: np.ndarray,
+    touched: np.ndarray,
+    n_touched: int,
+    heap_key: np.ndarray,
+    heap_node: np.ndarray,
+) -> int:  # pragma: no cover - compiled
+    """Dijkstra from the seeds until the heap minimum exceeds max_cost; returns #touched."""
+    n_touched, size = _seed(
+        seed_node, seed_cost, max_cost, dist, pred, touched, n_touched, heap_key, heap_node
+    )
+    while size > 0:
+        key = heap_key[0]
+        v = heap_node[0]
+        if key > max_cost:
+            break
+        size = _heap_pop(heap_key, heap_node, size)
+        if key > dist[v]:
+            continue  # stale entry: v was settled through a shorter path
+        for j in range(ptr[v], ptr[v + 1]):
+            w = adj_node[j]
+            cost = key + adj_time[j] * speed_factor
+            if cost < dist[w] and cost <= max_cost:
+                if dist[w] == np.inf:
+                    touched[n_touched] = w
+                    n_touched += 1
+                dist[w] = cost
+                size = _heap_push(heap_key, heap_node, size, cost, w)
+    return n_touched
+
+
+@numba.njit(cache=True)
+def _route_search(
+    ptr: np.ndarray,
+    adj_node: np.ndarray,
+    adj_edge: np.ndarray,
+    adj_time: np.ndarray,
+    speed_factor: float,
+    seed_node: np.ndarray,
+    seed_cost: np.ndarray,
+    entry_node: np.ndarray,
+    entry_cost: np.ndarray,
+    best_cost: float,
+    max_cost: float,
+    dist: np.ndarray,
+    pred: np.ndarray,
+    touched: np.ndarray,
+    n_touched: int,
+    heap_key: np.ndarray,
+    heap_node: np.ndarray,
+) -> tuple[int, float, int]:  # pragma: no cover - compiled
+    """Dijkstra with predecessor edges that stops once no entry to the target can improve.
+
+    ``best_cost`` starts at the direct same-edge cost (inf if none). Returns (#touched, best
+    cost, index of the entry it came through or -1 for the direct connection).
+    """
+    n_touched, size = _seed(
+        seed_node, seed_cost, max_cost, dist, pred, touched, n_touched, heap_key, heap_node
+    )
+    best_entry = -1
+    while size > 0:
+        key = heap_key[0]
+        v = heap_node[0]
+        if key >= best_cost or key > max_cost:
+            break
+        size = _heap_pop(heap_key, heap_node, size)
+        if key > dist[v]:
+            continue
+        for i in range(len(entry_node)):
+            if entry_node[i] == v and key + entry_cost[i] < best_cost:
+                best_cost = key + entry_cost[i]
+                best_entry = i
+        for j in range(ptr[v], ptr[v + 1]):
+            w = adj_node[j]
+            cost = key + adj_time[j] * speed_factor
+            if cost < dist[w] and cost <= max_cost:
+                if dist[w] == np.inf:
+                    touched[n_touched] = w
+                    n_touched += 1
+                dist[w] = cost
+                pred[w] = adj_edge[j]
+                size = _heap_push(heap_key, heap_node, size, cost, w)
+    return n_touched, best_cost, best_entry
+
+
+@numba.njit(cache=True)
+def _along_edge_cost(
+    edge_time: np.ndarray,
+    edge: int,
+    reverse_edge: int,
+    start: float,
+    end: float,
+    speed_factor: float,
+) -> float:  # pragma: no cover - compiled
+    """Cost from fraction ``start`` to ``end`` of one street, inf if that direction is closed."""
+    if end >= start:
+        return (end - start) * edge_time[edge] * speed_factor
+    if reverse_edge >= 0:
+        return (start - end) * edge_time[reverse_edge] * speed_factor
+    return np.inf
+
+
+@numba.njit(cache=True)
+def _target_times(
+    dist: np.ndarray,
+    edge_tail: np.ndarray,
+    edge_head: np.ndarray,
+    edge_time: np.ndarray,
+    edge_reverse: np.ndarray,
+    speed_factor: float,
+    origin_edge: int,
+    origin_fraction: float,
+    origin_cost: float,
+    target_edge: np.ndarray,
+    target_fraction: np.ndarray,
+    target_offset_m: np.ndarray,
+    offset_speed_mps: float,
+    max_cost: float,
+    backward: bool,
+    out: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """Per target: best of entering its edge from either end, or along the origin's street."""
+    origin_reverse = edge_reverse[origin_edge]
+    for i in range(len(target_edge)):
+        t = target_edge[i]
+        if t < 0:
+            out[i] = np.inf
+            continue
+        g = target_fraction[i]
+        rt = edge_reverse[t]
+        best = np.inf
+        if not backward:
+            # arrive along t from its tail, or along its reverse from its head
+            at_tail = dist[edge_tail[t]]
+            if at_tail < np.inf:
+                best = at_tail + g * edge_time[t] * speed_factor
+            at_head = dist[edge_head[t]]
+            if at_head < np.inf:
+                if rt >= 0:
+                    best = min(best, at_head + (1.0 - g) * edge_time[rt] * speed_factor)
+                elif g >= 1.0:
+                    best = min(best, at_head)
+        else:
+            # leave along t to its head, or along its reverse to its tail
+            at_head = dist[edge_head[t]]
+            if at_head < np.inf:
+                best = at_head + (1.0 - g) * edge_time[t] * speed_factor
+            at_tail = dist[edge_tail[t]]
+            if at_tail < np.inf:
+                if rt >= 0:
+                    best = min(best, at_tail + g * edge_time[rt] * speed_factor)
+                elif g <= 0.0:
+                    best = min(best, at_tail)
+        if t == origin_edge or (origin_reverse >= 0 and t == origin_reverse):
+            position = g if t == origin_edge else 1.0 - g
+            if backward:
+                direct = _along_edge_cost(
+                    edge_time, origin_edge, origin_reverse, position, origin_fraction, speed_factor
+                )
+            else:
+                direct = _along_edge_cost(
+                    edge_time, origin_edge, origin_reverse, origin_fraction, position, speed_factor
+                )
+            best = min(best, origin_cost + direct)
+        total = best + target_offset_m[i] / offset_speed_mps
+        out[i] = total if total <= max_cost else np.inf
+
+
+# --- search state ---------------------------------------------------------------------------
+
+
+class StreetSearch:
+    """Reusable per-worker search state for one StreetGraph.
+
+    Holds the distance, predecessor and heap arrays (allocated once, reset by touching only the
+    nodes the previous query reached) and the reverse CSR used for backward searches. Not
+    thread-safe: give each worker its own instance.
+    """
+
+    def __init__(self, graph: StreetGraph) -> None:
+        self.graph = graph
+        n, m = graph.n_nodes, graph.n_edges
+        self._edge_tail = graph.edge_tail
+        self._edge_ids = np.arange(m, dtype=np.int32)
+        # reverse CSR: node -> incoming edges, so a backward search walks edges head -> tail
+        self._rev_edge = np.argsort(graph.edge_head, kind="stable").astype(np.int32)
+        self._rev_ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(graph.edge_head, minlength=n), out=self._rev_ptr[1:])
+        self._rev_node = self._edge_tail[self._rev_edge]
+        self._rev_time = graph.edge_time_s[self._rev_edge]
+        self._dist = np.full(n, np.inf, dtype=np.float64)  # node -> best cost this query
+        self._pred = np.full(n, -1, dtype=np.int32)  # node -> edge reached through (-2-s: seed s)
+        self._touched = np.zeros(n, dtype=np.int32)
+        self._n_touched = 0
+        self._heap_key = np.empty(m + 4, dtype=np.float64)
+        self._heap_node = np.empty(m + 4, dtype=np.int32)
+
+    def _check_origin(self, origin: Snap, speed_factor: float, offset_speed_mps: float) -> None:
+        if not 0 <= origin.edge < self.graph.n_edges:
+            raise QueryError(f"snap edge {origin.edge} is not an edge of this graph (0..{self.graph.n_edges - 1})")
+        if not speed_factor > 0 or not offset_speed_mps > 0:
+            raise QueryError(
+                f"speed_factor and offset_speed_mps must be positive, got {speed_factor}, {offset_speed_mps}"
+            )
+
+    def _exits(self, snap: Snap, speed_factor: float, *, backward: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(node, cost) for reaching the head and the tail of the snap's edge from the point.
+
+        backward=True gives the costs of reaching the point from those nodes instead. A
+        one-way street's point at fraction 0 (1) still counts as its tail (head) at no cost.
+        """
+        edge, f = snap.edge, snap.fraction
+        reverse = int(self.graph.edge_reverse[edge])
+        time = self.graph.edge_time_s
+        forward_part = (f if backward else 1.0 - f) * float(time[edge]) * speed_factor
+        if reverse >= 0:
+            back_part = (1.0 - f if backward else f) * float(time[reverse]) * speed_factor
+        elif (f >= 1.0) if backward else (f <= 0.0):
+            back_part = 0.0
+        else:
+            back_part = math.inf
+        head, tail = int(self.graph.edge_head[edge]), int(self._edge_tail[edge])
+        if backward:  # reach the point from its tail along the edge, from its head along reverse
+            return np.array([tail, head], dtype=np.int32), np.array([forward_part, back_part])
+        return np.array([head, tail], dtype=np.int32), np.array([forward_part, back_part])
+
+    def times_to(
+        self,
+        origin: Snap,
+        target_edge: npt.ArrayLike,
+        target_fraction: npt.ArrayLike,
+        target_offset_m: npt.ArrayLike,
+        *,
+        max_time_s: float,
+        speed_factor: float = 1.0,
+        offset_speed_mps: float = 1.33,
+        reverse: bool = False,
+    ) -> npt.NDArray[np.float64]:
+        """Bounded one-to-many travel times in seconds (inf when beyond ``max_time_s``).
+
+        Time = walk over both offsets at ``offset_speed_mps`` + network time (``edge_time_s *
+        speed_factor``, partial edges pro rata). ``reverse=True`` gives each target's time to
+        the origin (egress, arrive-by), searching the edges backwards. Targets with edge -1
+        (unsnapped) get inf.
+        """
+        self._check_origin(origin, speed_factor, offset_speed_mps)
+        if math.isnan(max_time_s) or max_time_s < 0:
+            raise QueryError(f"max_time_s must be >= 0, got {max_time_s}")
+        edges = np.ascontiguousarray(target_edge, dtype=np.int32)
+        fractions = np.ascontiguousarray(target_fraction, dtype=np.float64)
+        offsets = np.ascontiguousarray(target_offset_m, dtype=np.float64)
+        if not (edges.ndim == 1 and edges.shape == fractions.shape == offsets.shape):
+            raise QueryError(
+                f"target arrays must be 1-d and equal length, got {edges.shape}, "
+                f"{fractions.shape}, {offsets.shape}"
+            )
+        if len(edges) and (edges.min() < -1 or edges.max() >= self.graph.n_edges):
+            raise QueryError(f"target edges must be -1 or 0..{self.graph.n_edges - 1}")
+        origin_cost = origin.offset_m / offset_speed_mps
+        seed_node, seed_cost = self._exits(origin, speed_factor, backward=reverse)
+        graph = self.graph
+        if reverse:
+            ptr, adj_node, adj_time = self._rev_ptr, self._rev_node, self._rev_time
+        else:
+            ptr, adj_node, adj_time = graph.edge_ptr, graph.edge_head, graph.edge_time_s
+        self._n_touched = _bounded_search(
+            ptr,
+            adj_node,
+            adj_time,
+            float(speed_factor),
+            seed_node,
+            seed_cost + origin_cost,
+            float(max_time_s),
+            self._dist,
+            self._pred,
+            self._touched,
+            self._n_touched,
+            self._heap_key,
+            self._heap_node,
+        )
+        out = np.empty(len(edges), dtype=np.float64)
+        _target_times(
+            self._dist,
+            self._edge_tail,
+            graph.edge_head,
+            graph.edge_time_s,
+            graph.edge_reverse,
+            float(speed_factor),
+            origin.edge,
+            float(origin.fraction),
+            origin_cost,
+            edges,
+            fractions,
+            offsets,
+            float(offset_speed_mps),
+            float(max_time_s),
+            reverse,
+            out,
+        )
+        return out
+
+    def route(
+        self,
+        origin: Snap,
+        target: Snap,
+        *,
+        speed_factor: float = 1.0,
+        offset_speed_mps: float = 1.33,
+        max_time_s: float = math.inf,
+    ) -> StreetPath | None:
+        """Fastest street path between two snapped points, None if unreachable in max_time_s."""
+        self._check_origin(origin, speed_factor, offset_speed_mps)
+        self._check_origin(target, speed_factor, offset_speed_mps)
+        graph = self.graph
+        offsets_s = (origin.offset_m + target.offset_m) / offset_speed_mps
+        budget = max_time_s - offsets_s
+        if not budget >= 0:
+            return None
+        seed_node, seed_cost = self._exits(origin, speed_factor, backward=False)
+        entry_node, entry_cost = self._exits(target, speed_factor, backward=True)
+        direct_cost, direct_forward = self._direct(origin, target, speed_factor)
+        self._n_touched, best, entry = _route_search(
+            graph.edge_ptr,
+            graph.edge_head,
+            self._edge_ids,
+            graph.edge_time_s,
+            float(speed_factor),
+            seed_node,
+            seed_cost,
+            entry_node,
+            entry_cost,
+            direct_cost,
+            float(budget),
+            self._dist,
+            self._pred,
+            self._touched,
+            self._n_touched,
+            self._heap_key,
+            self._heap_node,
+        )
+        if not best <= budget:
+            return None
+        pieces = self._pieces(origin, target, entry, direct_forward)
+        lats = [np.array([origin.lat, origin.snapped_lat])]
+        lons = [np.array([origin.lon, origin.snapped_lon])]
+        length_m = origin.offset_m + target.offset_m
+        for edge, start, end in pieces:
+            piece_lat, piece_lon = self._edge_piece(edge, start, end)
+            lats.append(piece_lat)
+            lons.append(piece_lon)
+            length_m += (end - start) * float(graph.edge_length_m[edge])
+        lats.append(np.array([target.snapped_lat, target.lat]))
+        lons.append(np.array([target.snapped_lon, target.lon]))
+        lat, lon = _drop_repeats(np.concatenate(lats), np.concatenate(lons))
+        return StreetPath(
+            time_s=float(best) + offsets_s,
+            length_m=length_m,
+            edges=np.array([edge for edge, _, _ in pieces], dtype=np.int32),
+            lats=lat,
+            lons=lon,
+        )
+
+    def _direct(self, origin: Snap, target: Snap, speed_factor: float) -> tuple[float, bool]:
+        """Cost along the origin's own street to a target on it (inf if not), and direction."""
+        edge = origin.edge
+        reverse = int(self.graph.edge_reverse[edge])
+        if target.edge == edge:
+            position = target.fraction
+        elif reverse >= 0 and target.edge == reverse:
+            position = 1.0 - target.fraction
+        else:
+            return math.inf, True
+        time = self.graph.edge_time_s
+        if position >= origin.fraction:
+            return (position - origin.fraction) * float(time[edge]) * speed_factor, True
+        if reverse >= 0:
+            return (origin.fraction - position) * float(time[reverse]) * speed_factor, False
+        return math.inf, True
+
+    def _pieces(
+        self, origin: Snap, target: Snap, entry: int, direct_forward: bool
+    ) -> list[tuple[int, float, float]]:
+        """(edge, start fraction, end fraction) of every edge the found path runs along."""
+        graph = self.graph
+        o_edge, o_rev = origin.edge, int(graph.edge_reverse[origin.edge])
+        if entry < 0:  # along the origin's street only
+            position = target.fraction if target.edge == o_edge else 1.0 - target.fraction
+            if direct_forward:
+                return [(o_edge, origin.fraction, position)]
+            return [(o_rev, 1.0 - origin.fraction, 1.0 - position)]
+        t_edge, t_rev = target.edge, int(graph.edge_reverse[target.edge])
+        node = int(graph.edge_tail[t_edge]) if entry == 0 else int(graph.edge_head[t_edge])
+        middle: list[int] = []
+        while self._pred[node] >= 0:
+            edge = int(self._pred[node])
+            middle.append(edge)
+            node = int(self._edge_tail[edge])
+        seed = -2 - int(self._pred[node])
+        pieces: list[tuple[int, float, float]] = []
+        if seed == 0:
+            pieces.append((o_edge, origin.fraction, 1.0))
+        elif o_rev >= 0:
+            pieces.append((o_rev, 1.0 - origin.fraction, 1.0))
+        pieces.extend((edge, 0.0, 1.0) for edge in reversed(middle))
+        if entry == 0:
+            pieces.append((t_edge, 0.0, target.fraction))
+        elif t_rev >= 0:
+            pieces.append((t_rev, 0.0, 1.0 - target.fraction))
+        return pieces
+
+    def _edge_piece(
+        self, edge: int, start: float, end: float
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """The part of an edge's polyline between two fractions of its length."""
+        graph = self.graph
+        lo, hi = graph.geom_ptr[edge], graph.geom_ptr[edge + 1]
+        lat, lon = graph.geom_lat[lo:hi], graph.geom_lon[lo:hi]
+        if start <= 0.0 and end >= 1.0:
+            return lat, lon
+        along = np.concatenate([[0.0], np.cumsum(haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:]))])
+        total = along[-1]
+        if total <= 0.0:
+            return lat[:1], lon[:1]
+        d0, d1 = start * total, end * total
+        inside = (along > d0) & (along < d1)
+        piece_lat = np.concatenate([[np.interp(d0, along, lat)], lat[inside], [np.interp(d1, along, lat)]])
+        piece_lon = np.concatenate([[np.interp(d0, along, lon)], lon[inside], [np.interp(d1, along, lon)]])
+        return piece_lat, piece_lon
+
+
+def _drop_repeats(
+    lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Remove consecutive duplicate points (where pieces join)."""
+    keep = np.ones(len(lat), dtype=bool)
+    keep[1:] = (np.diff(lat) != 0) | (np.diff(lon) != 0)
+    return lat[keep], lon[keep]
