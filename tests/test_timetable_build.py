@@ -47,7 +47,7 @@ def compile_day(path: Path, date: str):
     feed = tb.expand_frequencies(read_gtfs(path))
     stops, routes = tb.stop_table(feed), tb.route_table(feed)
     tt, trips = tb.compile_timetable(feed, date, stops, routes, NO_FOOTPATHS)
-    return tt, trips, stops.index()
+    return tt, trips, {sid: i for i, sid in enumerate(stops.stop_id.tolist())}
 
 
 def test_frequency_based_trip_is_expanded_into_departures_every_headway(tmp_path):

@@ -1,0 +1,61 @@
+"""Where compiled networks are kept and how a build knows it is up to date.
+
+Kept apart from `ingest` so that opening a cached network never imports the build stack
+(gtfs-kit, osmnx), which takes seconds on its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+#: bump when the compiler's output changes, so cached networks are rebuilt
+BUILD_VERSION = "1"
+MANIFEST = "manifest.json"
+
+
+class InputMissingError(FileNotFoundError):
+    """A build input does not exist or is not a file."""
+
+
+def input_hash(paths: Sequence[Path], options: dict[str, Any]) -> str:
+    """SHA-256 over the input files' names and bytes (in order), the options and the build
+    version: the key a compiled network is cached under."""
+    h = hashlib.sha256()
+    h.update(f"fairtrip-build {BUILD_VERSION}\n".encode())
+    h.update(json.dumps(options, sort_keys=True).encode())
+    for p in paths:
+        p = Path(p)
+        if not p.is_file():
+            raise InputMissingError(f"input {p} does not exist or is not a file")
+        h.update(p.name.encode())
+        with p.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def is_up_to_date(out: Path, digest: str) -> bool:
+    """True if `out` holds a network built from exactly the inputs hashed in `digest`."""
+    m = Path(out) / MANIFEST
+    if not m.is_file():
+        return False
+    try:
+        return json.loads(m.read_text()).get("input_hash") == digest
+    except (OSError, ValueError):
+        return False
+
+
+def cache_root() -> Path:
+    """$FAIRTRIP_CACHE, or ~/.cache/fairtrip."""
+    env = os.environ.get("FAIRTRIP_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "fairtrip"
+
+
+def build_options(dates: Sequence[str] | None, stop_snap_m: float) -> dict[str, Any]:
+    """The build options that change the output, as hashed into the cache key."""
+    return {"dates": sorted(dates) if dates else None, "stop_snap_m": stop_snap_m}

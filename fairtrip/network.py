@@ -1,0 +1,255 @@
+"""A compiled network on disk: one directory of .npy arrays plus `manifest.json`.
+
+Arrays are saved one per file so that loading memory-maps them: loading is near-instant,
+and several worker processes serving the same directory share one copy in the page cache.
+The manifest records the hash of every input, which is how a build knows it is up to date.
+
+Layout::
+
+    manifest.json              format, input hash, time zone, service dates -> timetable key
+    stops/*.npy                stop index -> GTFS id, name, lat, lon, zone
+    routes/*.npy               route index -> GTFS id, names, type, agency
+    streets/<profile>/*.npy    CSR street graph per profile (walk, bike, car)
+    stop_snaps/*.npy           stop index -> position on the walk graph
+    timetables/<key>/*.npy     one service-day timetable, shared by every date with that key
+    timetables/<key>/trips/    that timetable's source trips: GTFS id, route, headsign, shape
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import shutil
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from fairtrip.cache import MANIFEST
+from routing.errors import QueryError, ServiceDateError
+from routing.planner import Planner, StopSnaps
+from routing.streets import StreetGraph, StreetIndex, StreetSearch
+from routing.timetable import Timetable
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+
+
+class NetworkFileError(FileNotFoundError):
+    """A network directory is missing, incomplete or of another format version."""
+
+
+def save_arrays(directory: Path, arrays: dict[str, np.ndarray]) -> None:
+    """One .npy per array (no pickles), so `load_arrays` can memory-map each."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, array in arrays.items():
+        np.save(directory / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
+
+
+def load_arrays(directory: Path, *, mmap: bool = True) -> dict[str, np.ndarray]:
+    """Every .npy in `directory`, memory-mapped read-only by default."""
+    if not directory.is_dir():
+        raise NetworkFileError(f"network part {directory} is missing")
+    mode = "r" if mmap else None
+    return {
+        p.stem: np.load(p, mmap_mode=mode, allow_pickle=False)
+        for p in sorted(directory.glob("*.npy"))
+    }
+
+
+def dataclass_arrays(obj: Any) -> dict[str, np.ndarray]:
+    """A dataclass of arrays as name -> array."""
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
+
+
+@dataclass(frozen=True)
+class Stops:
+    """Stop index -> GTFS id, name, position and fare zone (ids at the edge)."""
+
+    stop_id: np.ndarray
+    name: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    zone_id: np.ndarray
+
+
+@dataclass(frozen=True)
+class Routes:
+    """Route index -> GTFS id and rider-facing names."""
+
+    route_id: np.ndarray
+    short_name: np.ndarray
+    long_name: np.ndarray
+    route_type: np.ndarray
+    agency_id: np.ndarray
+
+
+@dataclass(frozen=True)
+class Trips:
+    """One timetable's source trips (Timetable.trip_source indexes these)."""
+
+    trip_id: np.ndarray
+    route: np.ndarray
+    headsign: np.ndarray
+    shape_id: np.ndarray
+
+
+@dataclass
+class Network:
+    """A loaded network: tables at the edge, arrays for the routing core, per-worker searchers."""
+
+    path: Path
+    manifest: dict[str, Any]
+    stops: Stops
+    routes: Routes
+    streets: dict[str, StreetGraph]
+    stop_snaps: StopSnaps | None
+    _timetables: dict[str, tuple[Timetable, Trips]] = field(default_factory=dict, repr=False)
+    _planners: dict[str, Planner] = field(default_factory=dict, repr=False)
+    _walk_index: StreetIndex | None = field(default=None, repr=False)
+    _walk_search: StreetSearch | None = field(default=None, repr=False)
+
+    # -- loading ---------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: Path) -> Network:
+        """Open a compiled network directory (memory-mapped; timetables load on first use)."""
+        path = Path(path)
+        manifest_path = path / MANIFEST
+        if not manifest_path.is_file():
+            raise NetworkFileError(f"{path} is not a compiled network (no {MANIFEST}); run "
+                                   "`fairtrip build` first")
+        manifest = json.loads(manifest_path.read_text())
+        if manifest.get("format") != FORMAT_VERSION:
+            raise NetworkFileError(
+                f"{path} has network format {manifest.get('format')}, this fairtrip reads "
+                f"{FORMAT_VERSION}; rebuild it"
+            )
+        stops = Stops(**load_arrays(path / "stops"))
+        routes = Routes(**load_arrays(path / "routes"))
+        streets = {
+            p: StreetGraph.from_arrays(p, load_arrays(path / "streets" / p))
+            for p in manifest.get("profiles", [])
+        }
+        snaps = None
+        if (path / "stop_snaps").is_dir():
+            snaps = StopSnaps(**load_arrays(path / "stop_snaps"))
+        return cls(path, manifest, stops, routes, streets, snaps)
+
+    # -- what it covers --------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """The city or feed name given at build time."""
+        return str(self.manifest.get("name", self.path.name))
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        """The agency time zone every timetable time is relative to."""
+        return ZoneInfo(self.manifest["timezone"])
+
+    @property
+    def service_dates(self) -> list[str]:
+        """Dates with a timetable, ISO format, sorted."""
+        return sorted(self.manifest["service_dates"])
+
+    def timetable(self, key: str) -> tuple[Timetable, Trips]:
+        """The timetable stored under `key` and its trip table (memory-mapped, cached)."""
+        if key not in self._timetables:
+            d = self.path / "timetables" / key
+            tt = Timetable.from_arrays(load_arrays(d))
+            self._timetables[key] = (tt, Trips(**load_arrays(d / "trips")))
+        return self._timetables[key]
+
+    # -- time ------------------------------------------------------------------------------
+    def service_day_start(self, date: str) -> dt.datetime:
+        """Noon minus 12 hours local time: GTFS's zero for times of `date` (differs from
+        midnight on daylight-saving days)."""
+        d = dt.date.fromisoformat(date)
+        noon = dt.datetime(d.year, d.month, d.day, 12, tzinfo=self.timezone)
+        return noon - dt.timedelta(hours=12)
+
+    def resolve(self, when: dt.datetime) -> tuple[str, str, int]:
+        """(service date, timetable key, seconds into that service day) for an aware datetime."""
+        if when.tzinfo is None:
+            raise QueryError(f"time {when.isoformat()} needs a UTC offset, e.g. +02:00")
+        local = when.astimezone(self.timezone)
+        date = local.date().isoformat()
+        table = self.manifest["service_dates"]
+        if date not in table:
+            raise ServiceDateError(date, self.service_dates)
+        seconds = round((when - self.service_day_start(date)).total_seconds())
+        return date, table[date], seconds
+
+    def at(self, date: str, seconds: int) -> dt.datetime:
+        """Service-day seconds back to an aware local datetime."""
+        start = self.service_day_start(date)
+        return (start + dt.timedelta(seconds=seconds)).astimezone(self.timezone)
+
+    # -- per-worker searchers ---------------------------------------------------------------
+    @property
+    def walk_index(self) -> StreetIndex:
+        """Snapping index of the walk graph, built once on first use."""
+        if self._walk_index is None:
+            walk = self.streets.get("walk")
+            if walk is None:
+                raise QueryError(
+                    f"network {self.name} has no street network; coordinates cannot be routed"
+                )
+            self._walk_index = StreetIndex(walk)
+        return self._walk_index
+
+    def planner(self, key: str) -> Planner:
+        """The coordinate-to-coordinate planner for one timetable (one per worker)."""
+        if key not in self._planners:
+            if self.stop_snaps is None:
+                raise QueryError(f"network {self.name} has no street network")
+            if self._walk_search is None:
+                self._walk_search = StreetSearch(self.streets["walk"])
+            tt, _ = self.timetable(key)
+            self._planners[key] = Planner(
+                self.streets["walk"],
+                self.walk_index,
+                self.stop_snaps,
+                tt,
+                walk_search=self._walk_search,
+            )
+        return self._planners[key]
+
+
+def write_network(
+    path: Path,
+    manifest: dict[str, Any],
+    *,
+    stops: Stops,
+    routes: Routes,
+    streets: dict[str, StreetGraph],
+    stop_snaps: StopSnaps | None,
+    timetables: dict[str, tuple[Timetable, Trips]],
+) -> Path:
+    """Write a complete network next to `path`, then swap it in, so a reader never sees half."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    save_arrays(tmp / "stops", dataclass_arrays(stops))
+    save_arrays(tmp / "routes", dataclass_arrays(routes))
+    for profile, graph in streets.items():
+        save_arrays(tmp / "streets" / profile, graph.arrays())
+    if stop_snaps is not None:
+        save_arrays(tmp / "stop_snaps", dataclass_arrays(stop_snaps))
+    for key, (tt, trips) in timetables.items():
+        save_arrays(tmp / "timetables" / key, tt.arrays())
+        save_arrays(tmp / "timetables" / key / "trips", dataclass_arrays(trips))
+    manifest = {**manifest, "format": FORMAT_VERSION, "profiles": sorted(streets)}
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    old = path.with_name(path.name + ".old")
+    if path.exists():
+        path.rename(old)
+    tmp.rename(path)
+    if old.exists():
+        shutil.rmtree(old)
+    log.info("wrote network %s", path)
+    return path

@@ -1,0 +1,189 @@
+"""Compile a city (GTFS + OSM extracts) into a network directory, cached by an input hash.
+
+The hash covers the bytes of every input file, the build options and `BUILD_VERSION`, so
+an unchanged city is not rebuilt and a change to any input or to the compiler is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from fairtrip.cache import BUILD_VERSION, build_options, input_hash, is_up_to_date
+from fairtrip.network import Trips, write_network
+from ingest import timetable_build as tb
+from ingest.errors import InputFileError
+from ingest.footpaths import (
+    combine_footpaths,
+    gtfs_transfers,
+    straight_line_footpaths,
+    street_footpaths,
+)
+from ingest.gtfs_reader import read_gtfs
+from routing.planner import StopSnaps
+from routing.streets import StreetGraph, StreetIndex
+from routing.timetable import Timetable
+
+log = logging.getLogger(__name__)
+
+#: a stop farther than this from any walkable street is treated as off the street network
+STOP_SNAP_M = 150.0
+PROFILES = ("walk", "bike", "car")
+
+
+def snap_stops(walk: StreetGraph, lat: np.ndarray, lon: np.ndarray) -> StopSnaps:
+    """Each stop's nearest point on the walk graph, or edge -1 if beyond `STOP_SNAP_M`."""
+    index = StreetIndex(walk, max_snap_m=STOP_SNAP_M)
+    edge, fraction, offset = index.snap_many(lat, lon)
+    snapped_lat = lat.astype(np.float64).copy()
+    snapped_lon = lon.astype(np.float64).copy()
+    for s in np.flatnonzero(edge >= 0).tolist():
+        snap = index.snap(float(lat[s]), float(lon[s]))
+        snapped_lat[s], snapped_lon[s] = snap.snapped_lat, snap.snapped_lon
+    fraction = np.where(edge >= 0, fraction, 0.0)
+    offset = np.where(edge >= 0, offset, 0.0)
+    log.info("%d of %d stops lie within %.0f m of a walkable street", (edge >= 0).sum(),
+             len(edge), STOP_SNAP_M)
+    return StopSnaps(edge, fraction, offset, lat.astype(np.float64), lon.astype(np.float64),
+                     snapped_lat, snapped_lon)
+
+
+def build_network(
+    gtfs: Path,
+    osm: Sequence[Path],
+    out: Path,
+    *,
+    name: str | None = None,
+    dates: Sequence[str] | None = None,
+    progress: bool = True,
+    force: bool = False,
+) -> Path:
+    """Compile `gtfs` and the `osm` extracts into `out`; skip if `out` is already up to date.
+
+    `dates` limits the service days compiled (ISO dates); by default every date on which a
+    trip runs is compiled, and dates whose services (and their neighbours') match share one
+    timetable. Without OSM extracts there is no street network: footpaths then come from
+    straight-line distance and `transfers.txt`, and only stop-to-stop queries work.
+    """
+    out = Path(out)
+    gtfs = Path(gtfs)
+    osm = [Path(p) for p in osm]
+    digest = input_hash([gtfs, *osm], build_options(dates, STOP_SNAP_M))
+    if not force and is_up_to_date(out, digest):
+        log.info("network %s is up to date (inputs %s)", out, digest[:12])
+        return out
+
+    steps = ["read GTFS", *(f"{p} streets" for p in PROFILES if osm), "footpaths", "timetables",
+             "write"]
+    bar = tqdm(total=len(steps), desc="build", unit="step", disable=not progress)
+
+    def step(label: str) -> None:
+        bar.set_postfix_str(label)
+        log.info("build: %s", label)
+
+    started = dt.datetime.now(dt.UTC)
+    step("read GTFS")
+    feed = read_gtfs(gtfs)
+    timezone = tb.agency_timezone(feed)
+    stops = tb.stop_table(feed)
+    routes = tb.route_table(feed)
+    all_dates = tb.service_dates(feed)
+    wanted = all_dates if not dates else [d for d in all_dates if d in set(dates)]
+    if dates and not wanted:
+        raise InputFileError(
+            f"none of {', '.join(dates)} has service in {gtfs.name}; it runs on "
+            f"{', '.join(all_dates[:10])}{' ...' if len(all_dates) > 10 else ''}"
+        )
+    feed = tb.expand_frequencies(feed)
+    bar.update()
+
+    streets: dict[str, StreetGraph] = {}
+    if osm:
+        from ingest.osm_streets import build_street_graph
+
+        with tempfile.TemporaryDirectory(prefix="fairtrip-osm-") as work:
+            for profile in PROFILES:
+                step(f"{profile} streets")
+                streets[profile] = build_street_graph(osm, profile, workdir=Path(work))
+                bar.update()
+
+    step("footpaths")
+    snaps = snap_stops(streets["walk"], stops.lat, stops.lon) if streets else None
+    parts = []
+    if snaps is not None:
+        parts.append(street_footpaths(streets["walk"], snaps))
+        off = snaps.edge < 0
+        parts.append(straight_line_footpaths(stops.lat, stops.lon, only=off))
+    else:
+        parts.append(straight_line_footpaths(stops.lat, stops.lon))
+    stop_index = {s: i for i, s in enumerate(stops.stop_id.tolist())}
+    footpaths = combine_footpaths(
+        len(stops.stop_id),
+        parts,
+        gtfs_transfers(feed, stop_index),
+        lat=stops.lat,
+        lon=stops.lon,
+    )
+    bar.update()
+
+    step("timetables")
+    timetables: dict[str, tuple[Timetable, Trips]] = {}
+    date_keys: dict[str, str] = {}
+    for date in tqdm(wanted, desc="service days", unit="day", disable=not progress, leave=False):
+        key = tb.day_signature(feed, date)
+        date_keys[date] = key
+        if key not in timetables:
+            timetables[key] = tb.compile_timetable(feed, date, stops, routes, footpaths)
+    bar.update()
+
+    step("write")
+    feed_info = feed.feed_info
+    manifest: dict[str, Any] = {
+        "name": name or gtfs.stem,
+        "input_hash": digest,
+        "build_version": BUILD_VERSION,
+        "inputs": [str(p.name) for p in [gtfs, *osm]],
+        "timezone": timezone,
+        "service_dates": date_keys,
+        "feed_start_date": str(feed_info["feed_start_date"].iloc[0])
+        if feed_info is not None and "feed_start_date" in feed_info
+        else None,
+        "feed_end_date": str(feed_info["feed_end_date"].iloc[0])
+        if feed_info is not None and "feed_end_date" in feed_info
+        else None,
+        "built_at": started.isoformat(timespec="seconds"),
+        "counts": {
+            "stops": len(stops.stop_id),
+            "stops_on_streets": int((snaps.edge >= 0).sum()) if snaps is not None else 0,
+            "routes": len(routes.route_id),
+            "footpaths": len(footpaths.from_stop),
+            "timetables": {
+                k: {"patterns": tt.n_patterns, "trips": tt.n_trips, "stop_events": tt.n_events}
+                for k, (tt, _) in timetables.items()
+            },
+            "streets": {p: {"nodes": g.n_nodes, "edges": g.n_edges} for p, g in streets.items()},
+        },
+        "bbox": list(streets["walk"].bbox) if streets else None,
+        "build_seconds": None,
+    }
+    manifest["build_seconds"] = round((dt.datetime.now(dt.UTC) - started).total_seconds(), 1)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_network(
+        out,
+        manifest,
+        stops=stops,
+        routes=routes,
+        streets=streets,
+        stop_snaps=snaps,
+        timetables=timetables,
+    )
+    bar.update()
+    bar.close()
+    return out
