@@ -30,12 +30,17 @@ def input_hash(paths: Sequence[Path], options: dict[str, Any]) -> str:
     h.update(json.dumps(options, sort_keys=True).encode())
     for p in paths:
         p = Path(p)
-        if not p.is_file():
-            raise InputMissingError(f"input {p} does not exist or is not a file")
-        h.update(p.name.encode())
-        with p.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
+        if p.is_dir():  # a GTFS directory: every file in it, in name order
+            files = sorted(f for f in p.iterdir() if f.is_file())
+        elif p.is_file():
+            files = [p]
+        else:
+            raise InputMissingError(f"input {p} does not exist")
+        for f in files:
+            h.update(f.name.encode())
+            with f.open("rb") as fh:
+                for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                    h.update(chunk)
     return h.hexdigest()
 
 

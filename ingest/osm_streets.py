@@ -197,7 +197,7 @@ def _oneway_direction(tags: Mapping[str, str], *, implied: bool) -> int:
 
 
 def walk_rule(tags: Mapping[str, str]) -> WayRule | None:
-    """Walking rule for a way's tags (see the module docstring), None if not walkable."""
+    """Decide how a way may be walked (rules in the module docstring); None if not at all."""
     highway = tags.get("highway")
     if highway not in _WALK_HIGHWAYS or tags.get("area") == "yes":
         return None
@@ -208,7 +208,7 @@ def walk_rule(tags: Mapping[str, str]) -> WayRule | None:
 
 
 def bike_rule(tags: Mapping[str, str]) -> WayRule | None:
-    """Cycling rule for a way's tags (see the module docstring), None if not rideable."""
+    """Decide how a way may be cycled (rules in the module docstring); None if not at all."""
     highway = tags.get("highway")
     if tags.get("area") == "yes" or tags.get("motorroad") == "yes":
         return None
@@ -256,7 +256,7 @@ def _has_contraflow(tags: Mapping[str, str]) -> bool:
 
 
 def car_rule(tags: Mapping[str, str]) -> WayRule | None:
-    """Driving rule for a way's tags (see the module docstring), None if not drivable."""
+    """Decide how a way may be driven (rules in the module docstring); None if not at all."""
     highway = tags.get("highway")
     if highway not in _CAR_DEFAULT_KMH or tags.get("area") == "yes":
         return None
@@ -284,8 +284,10 @@ class _FilteredWays:
     dropped_refs: int = 0
 
 
-def _split_at_missing(refs: list[tuple[int, float, float] | None]) -> Iterator[list[tuple[int, float, float]]]:
-    """Runs of consecutive present nodes; a missing node ends the current run."""
+def _split_at_missing(
+    refs: list[tuple[int, float, float] | None],
+) -> Iterator[list[tuple[int, float, float]]]:
+    """Yield the runs of consecutive present nodes; a missing node ends the current run."""
     run: list[tuple[int, float, float]] = []
     for ref in refs:
         if ref is None:
@@ -304,12 +306,14 @@ def _filter_ways(pbf_paths: Sequence[Path], profile: str) -> _FilteredWays:
 
     rule_of = _RULES[profile]
     out = _FilteredWays({}, {}, [], [], [])
+    seen_ways: set[int] = set()  # overlapping extracts share ways; count each once
     for path in pbf_paths:
         n_before = len(out.run_nodes)
         processor = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
         for obj in processor.with_locations():
-            if not obj.is_way() or "highway" not in obj.tags:
+            if not obj.is_way() or "highway" not in obj.tags or obj.id in seen_ways:
                 continue
+            seen_ways.add(obj.id)
             tags = {tag.k: tag.v for tag in obj.tags}
             rule = rule_of(tags)
             if rule is None:
@@ -346,11 +350,12 @@ def _write_osm_xml(ways: _FilteredWays, path: Path) -> None:
     for nodes in ways.run_nodes:
         used.update(nodes)
     with path.open("w", encoding="utf-8") as xml:
-        xml.write('<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="fairtrip">\n')
+        xml.write(
+            '<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="fairtrip">\n'
+        )
         for ref in sorted(used):
-            xml.write(
-                f'<node id="{ref}" lat="{ways.node_lat[ref]:.7f}" lon="{ways.node_lon[ref]:.7f}"/>\n'
-            )
+            lat, lon = ways.node_lat[ref], ways.node_lon[ref]
+            xml.write(f'<node id="{ref}" lat="{lat:.7f}" lon="{lon:.7f}"/>\n')
         for index, nodes in enumerate(ways.run_nodes):
             xml.write(f'<way id="{index + 1}">')
             xml.write("".join(f'<nd ref="{ref}"/>' for ref in nodes))
@@ -373,8 +378,10 @@ def _prune_islands(graph: networkx.MultiDiGraph, min_nodes: int) -> None:
     logger.info("pruned %d nodes in pieces smaller than %d nodes", len(small), min_nodes)
 
 
-def _osmnx_graph(ways: _FilteredWays, profile: str, xml_path: Path) -> networkx.MultiDiGraph:
-    """Filtered ways -> simplified osmnx graph with summed ``length`` and ``travel_time``."""
+def _osmnx_graph(
+    ways: _FilteredWays, profile: str, xml_path: Path, min_component_nodes: int
+) -> networkx.MultiDiGraph:
+    """Build the simplified osmnx graph, with ``length`` and ``travel_time`` summed exactly."""
     import osmnx as ox
 
     _write_osm_xml(ways, xml_path)
@@ -383,13 +390,20 @@ def _osmnx_graph(ways: _FilteredWays, profile: str, xml_path: Path) -> networkx.
     )
     for _, _, data in graph.edges(data=True):
         data["travel_time"] = data["length"] / ways.run_speed_mps[data["osmid"] - 1]
-    _prune_islands(graph, MIN_COMPONENT_NODES)
+    if min_component_nodes > 1:
+        _prune_islands(graph, min_component_nodes)
+    if len(graph) == 0:
+        raise ValueError(
+            f"every {profile} street lies in a piece smaller than {min_component_nodes} nodes"
+        )
     return ox.simplify_graph(
         graph, edge_attr_aggs={"length": sum, "travel_time": sum}, remove_rings=False
     )
 
 
-def _hilbert_order(lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+def _hilbert_order(
+    lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64]
+) -> npt.NDArray[np.int64]:
     """Permutation sorting points along a Hilbert curve (nearby points get nearby ranks)."""
     bits = 16
     side = (1 << bits) - 1
@@ -416,7 +430,7 @@ def _hilbert_order(lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64]) -
 
 
 def _compile(graph: networkx.MultiDiGraph, profile: str) -> StreetGraph:
-    """Simplified osmnx graph -> StreetGraph (spatially ordered nodes, CSR edges, flat polylines)."""
+    """Lay the osmnx graph out as arrays: nodes in Hilbert order, CSR edges, flat polylines."""
     osm_ids = np.fromiter(graph.nodes, dtype=np.int64, count=len(graph))
     lat = np.array([graph.nodes[n]["y"] for n in osm_ids], dtype=np.float64)
     lon = np.array([graph.nodes[n]["x"] for n in osm_ids], dtype=np.float64)
@@ -497,7 +511,11 @@ def _pair_reverse_edges(
 
 
 def build_street_graph(
-    pbf_paths: Sequence[Path], profile: str, *, workdir: Path | None = None
+    pbf_paths: Sequence[Path],
+    profile: str,
+    *,
+    workdir: Path | None = None,
+    min_component_nodes: int = MIN_COMPONENT_NODES,
 ) -> StreetGraph:
     """Read one or more PBF extracts, build the profile's graph with osmnx, compile to CSR.
 
@@ -510,6 +528,9 @@ def build_street_graph(
     workdir
         Where the filtered OSM XML handed to osmnx is written (kept for inspection); a
         temporary directory, removed afterwards, when None.
+    min_component_nodes
+        Strongly connected pieces with fewer OSM nodes are dropped (see
+        `MIN_COMPONENT_NODES`); 1 keeps everything.
     """
     if profile not in PROFILES:
         raise ValueError(f"unknown street profile {profile!r}; expected one of {PROFILES}")
@@ -523,19 +544,17 @@ def build_street_graph(
         raise ValueError(f"no {profile} ways in {[p.name for p in paths]}")
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="fairtrip-streets-") as tmp:
-            graph = _osmnx_graph(ways, profile, Path(tmp) / f"{profile}.osm")
+            graph = _osmnx_graph(ways, profile, Path(tmp) / f"{profile}.osm", min_component_nodes)
     else:
         workdir.mkdir(parents=True, exist_ok=True)
-        graph = _osmnx_graph(ways, profile, workdir / f"{profile}.osm")
+        graph = _osmnx_graph(ways, profile, workdir / f"{profile}.osm", min_component_nodes)
     compiled = _compile(graph, profile)
-    logger.info(
-        "%s street graph: %d nodes, %d edges", profile, compiled.n_nodes, compiled.n_edges
-    )
+    logger.info("%s street graph: %d nodes, %d edges", profile, compiled.n_nodes, compiled.n_edges)
     return compiled
 
 
 def street_graph_to_networkx(graph: StreetGraph) -> networkx.MultiDiGraph:
-    """The compiled graph as networkx (node = node index, key = edge index), for oracle tests.
+    """Convert to networkx (node = node index, key = edge index), an oracle for tests.
 
     Edge attributes are ``edge_time_s`` and ``length_m`` exactly as the search sees them.
     """

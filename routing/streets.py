@@ -66,7 +66,9 @@ class StreetGraph:
             array = getattr(self, name)
             if not isinstance(array, np.ndarray) or array.dtype != dtype or array.ndim != 1:
                 got = getattr(array, "dtype", type(array).__name__)
-                raise ValueError(f"StreetGraph.{name} must be a 1-d {np.dtype(dtype)} array, got {got}")
+                raise ValueError(
+                    f"StreetGraph.{name} must be a 1-d {np.dtype(dtype)} array, got {got}"
+                )
         n_nodes, n_edges = len(self.node_lat), len(self.edge_head)
         expected = {
             "node_lon": n_nodes,
@@ -187,8 +189,8 @@ class StreetIndex:
             raise QueryError(f"coordinate must be finite, got {lat},{lon}")
         x, y = self._projection.to_xy(lat, lon)
         point = shapely.points(float(x), float(y))
-        hits, distances = self._tree.query_nearest(point, return_distance=True)
-        item, distance = int(hits[0]), float(distances[0])
+        _, items, distances = self._nearest(np.array([point]), None)
+        item, distance = int(items[0]), float(distances[0])
         if distance > self.max_snap_m:
             raise OutsideNetworkError(lat, lon, distance, self.max_snap_m, self.graph.bbox)
         line = self._lines[item]
@@ -207,6 +209,22 @@ class StreetIndex:
             snapped_lon=float(snapped_lon),
         )
 
+    def _nearest(
+        self, points: npt.NDArray[np.object_], limit: float | None
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """(point index, tree item, distance) of each point's nearest line within ``limit``.
+
+        Of equidistant lines (a point nearest to a junction is equally near every street
+        meeting there) the lowest item wins, so `snap` and `snap_many` always agree.
+        """
+        (query, item), distance = self._tree.query_nearest(
+            points, max_distance=limit, return_distance=True, all_matches=True
+        )
+        order = np.lexsort((item, query))
+        query, item, distance = query[order], item[order], distance[order]
+        first = np.flatnonzero(np.r_[True, query[1:] != query[:-1]])
+        return query[first], item[first], distance[first]
+
     def snap_many(
         self, lat: npt.ArrayLike, lon: npt.ArrayLike, *, max_snap_m: float | None = None
     ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -219,7 +237,9 @@ class StreetIndex:
         lat_arr = np.atleast_1d(np.asarray(lat, dtype=np.float64))
         lon_arr = np.atleast_1d(np.asarray(lon, dtype=np.float64))
         if lat_arr.shape != lon_arr.shape or lat_arr.ndim != 1:
-            raise QueryError(f"lat and lon must be 1-d and equal length: {lat_arr.shape} vs {lon_arr.shape}")
+            raise QueryError(
+                f"lat and lon must be 1-d and equal length: {lat_arr.shape} vs {lon_arr.shape}"
+            )
         n = len(lat_arr)
         edge = np.full(n, -1, dtype=np.int32)
         fraction = np.full(n, np.nan, dtype=np.float64)
@@ -229,9 +249,7 @@ class StreetIndex:
             return edge, fraction, offset
         x, y = self._projection.to_xy(lat_arr[finite], lon_arr[finite])
         points = shapely.points(x, y)
-        (query, item), distance = self._tree.query_nearest(
-            points, max_distance=limit, return_distance=True, all_matches=False
-        )
+        query, item, distance = self._nearest(points, limit)
         located = shapely.line_locate_point(self._lines[item], points[query], normalized=True)
         target = finite[query]
         edge[target] = self._edges[item]
@@ -251,24 +269,33 @@ class StreetPath:
 
     time_s: float
     length_m: float
-    edges: npt.NDArray[np.int32]  # edge sequence; the first and last may be partial
-    lats: npt.NDArray[np.float64]  # origin coordinate -> snapped point -> streets -> destination
-    lons: npt.NDArray[np.float64] = field(repr=False)
+    edges: npt.NDArray[np.int32] = field(repr=False)  # edges in order; first/last may be partial
+    lats: npt.NDArray[np.float64] = field(repr=False)  # origin -> snapped point -> streets -> ...
+    lons: npt.NDArray[np.float64] = field(repr=False)  # ... -> snapped point -> destination
 
 
 # --- numba kernels -----------------------------------------------------------------------
 
 
-@numba.njit(cache=True)
+# The priority queue is an array-based 4-ary min-heap: keys and nodes in two parallel arrays,
+# slots at and beyond the heap's size always hold +inf so a node's four children can be read
+# without bounds tests and the smallest picked with branch-free compares. On this workload (a
+# frontier of a few hundred entries) that measured about twice as fast as a binary heap, whose
+# time goes into mispredicted branches rather than memory.
+_HEAP_PAD = 8  # >= 3 inf slots past the last entry, for the unchecked child reads
+
+
+@numba.njit(cache=True, inline="always")
 def _heap_push(
     keys: np.ndarray, nodes: np.ndarray, size: int, key: float, node: int
 ) -> int:  # pragma: no cover - compiled
     i = size
     while i > 0:
-        parent = (i - 1) >> 1
-        if keys[parent] <= key:
+        parent = (i - 1) >> 2
+        parent_key = keys[parent]
+        if parent_key <= key:
             break
-        keys[i] = keys[parent]
+        keys[i] = parent_key
         nodes[i] = nodes[parent]
         i = parent
     keys[i] = key
@@ -276,22 +303,27 @@ def _heap_push(
     return size + 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _heap_pop(keys: np.ndarray, nodes: np.ndarray, size: int) -> int:  # pragma: no cover
     """Remove the minimum (read keys[0], nodes[0] first); returns the new size."""
     size -= 1
     key = keys[size]
     node = nodes[size]
+    keys[size] = np.inf
+    if size == 0:
+        return 0
     i = 0
     while True:
-        child = 2 * i + 1
-        if child >= size:
+        first = 4 * i + 1
+        if first >= size:
             break
-        if child + 1 < size and keys[child + 1] < keys[child]:
-            child += 1
-        if keys[child] >= key:
+        a = first + (keys[first + 1] < keys[first])
+        b = first + 2 + (keys[first + 3] < keys[first + 2])
+        child = a if keys[a] <= keys[b] else b
+        child_key = keys[child]
+        if child_key >= key:
             break
-        keys[i] = keys[child]
+        keys[i] = child_key
         nodes[i] = nodes[child]
         i = child
     keys[i] = key
@@ -299,8 +331,15 @@ def _heap_pop(keys: np.ndarray, nodes: np.ndarray, size: int) -> int:  # pragma:
     return size
 
 
+@numba.njit(cache=True, inline="always")
+def _heap_clear(keys: np.ndarray, size: int) -> None:  # pragma: no cover - compiled
+    """Restore the all-inf invariant for the next query (entries left by an early stop)."""
+    for i in range(size):
+        keys[i] = np.inf
+
+
 @numba.njit(cache=True)
-def _seed(
+def _seed(  # noqa: PLR0917 - numba kernels take flat arrays positionally
     seed_node: np.ndarray,
     seed_cost: np.ndarray,
     max_cost: float,
@@ -330,7 +369,7 @@ def _seed(
 
 
 @numba.njit(cache=True)
-def _bounded_search(
+def _bounded_search(  # noqa: PLR0917 - numba kernels take flat arrays positionally
     ptr: np.ndarray,
     adj_node: np.ndarray,
     adj_time: np.ndarray,
@@ -366,11 +405,12 @@ def _bounded_search(
                     n_touched += 1
                 dist[w] = cost
                 size = _heap_push(heap_key, heap_node, size, cost, w)
+    _heap_clear(heap_key, size)
     return n_touched
 
 
 @numba.njit(cache=True)
-def _route_search(
+def _route_search(  # noqa: PLR0917 - numba kernels take flat arrays positionally
     ptr: np.ndarray,
     adj_node: np.ndarray,
     adj_edge: np.ndarray,
@@ -420,11 +460,12 @@ def _route_search(
                 dist[w] = cost
                 pred[w] = adj_edge[j]
                 size = _heap_push(heap_key, heap_node, size, cost, w)
+    _heap_clear(heap_key, size)
     return n_touched, best_cost, best_entry
 
 
 @numba.njit(cache=True)
-def _along_edge_cost(
+def _along_edge_cost(  # noqa: PLR0917 - numba kernels take flat arrays positionally
     edge_time: np.ndarray,
     edge: int,
     reverse_edge: int,
@@ -441,7 +482,7 @@ def _along_edge_cost(
 
 
 @numba.njit(cache=True)
-def _target_times(
+def _target_times(  # noqa: PLR0917 - numba kernels take flat arrays positionally
     dist: np.ndarray,
     edge_tail: np.ndarray,
     edge_head: np.ndarray,
@@ -532,18 +573,28 @@ class StreetSearch:
         self._pred = np.full(n, -1, dtype=np.int32)  # node -> edge reached through (-2-s: seed s)
         self._touched = np.zeros(n, dtype=np.int32)
         self._n_touched = 0
-        self._heap_key = np.empty(m + 4, dtype=np.float64)
-        self._heap_node = np.empty(m + 4, dtype=np.int32)
+        # a search pushes at most once per edge plus two seeds; the pad keeps children readable
+        self._heap_key = np.full(m + 2 + _HEAP_PAD, np.inf, dtype=np.float64)
+        self._heap_node = np.zeros(m + 2 + _HEAP_PAD, dtype=np.int32)
 
-    def _check_origin(self, origin: Snap, speed_factor: float, offset_speed_mps: float) -> None:
-        if not 0 <= origin.edge < self.graph.n_edges:
-            raise QueryError(f"snap edge {origin.edge} is not an edge of this graph (0..{self.graph.n_edges - 1})")
+    def _check_snap(self, snap: Snap, speed_factor: float, offset_speed_mps: float) -> None:
+        if not 0 <= snap.edge < self.graph.n_edges:
+            last = self.graph.n_edges - 1
+            raise QueryError(f"snap edge {snap.edge} is not an edge of this graph (0..{last})")
+        if not (0.0 <= snap.fraction <= 1.0 and snap.offset_m >= 0.0):
+            raise QueryError(
+                f"snap fraction must be in 0..1 and offset >= 0, got {snap.fraction}, "
+                f"{snap.offset_m}"
+            )
         if not speed_factor > 0 or not offset_speed_mps > 0:
             raise QueryError(
-                f"speed_factor and offset_speed_mps must be positive, got {speed_factor}, {offset_speed_mps}"
+                "speed_factor and offset_speed_mps must be positive, "
+                f"got {speed_factor} and {offset_speed_mps}"
             )
 
-    def _exits(self, snap: Snap, speed_factor: float, *, backward: bool) -> tuple[np.ndarray, np.ndarray]:
+    def _exits(
+        self, snap: Snap, speed_factor: float, *, backward: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(node, cost) for reaching the head and the tail of the snap's edge from the point.
 
         backward=True gives the costs of reaching the point from those nodes instead. A
@@ -583,7 +634,7 @@ class StreetSearch:
         the origin (egress, arrive-by), searching the edges backwards. Targets with edge -1
         (unsnapped) get inf.
         """
-        self._check_origin(origin, speed_factor, offset_speed_mps)
+        self._check_snap(origin, speed_factor, offset_speed_mps)
         if math.isnan(max_time_s) or max_time_s < 0:
             raise QueryError(f"max_time_s must be >= 0, got {max_time_s}")
         edges = np.ascontiguousarray(target_edge, dtype=np.int32)
@@ -649,8 +700,8 @@ class StreetSearch:
         max_time_s: float = math.inf,
     ) -> StreetPath | None:
         """Fastest street path between two snapped points, None if unreachable in max_time_s."""
-        self._check_origin(origin, speed_factor, offset_speed_mps)
-        self._check_origin(target, speed_factor, offset_speed_mps)
+        self._check_snap(origin, speed_factor, offset_speed_mps)
+        self._check_snap(target, speed_factor, offset_speed_mps)
         graph = self.graph
         offsets_s = (origin.offset_m + target.offset_m) / offset_speed_mps
         budget = max_time_s - offsets_s
@@ -678,7 +729,7 @@ class StreetSearch:
             self._heap_key,
             self._heap_node,
         )
-        if not best <= budget:
+        if not best <= budget or math.isinf(best):
             return None
         pieces = self._pieces(origin, target, entry, direct_forward)
         lats = [np.array([origin.lat, origin.snapped_lat])]
@@ -751,20 +802,26 @@ class StreetSearch:
     def _edge_piece(
         self, edge: int, start: float, end: float
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """The part of an edge's polyline between two fractions of its length."""
+        """Cut an edge's polyline between two fractions of its length."""
         graph = self.graph
         lo, hi = graph.geom_ptr[edge], graph.geom_ptr[edge + 1]
         lat, lon = graph.geom_lat[lo:hi], graph.geom_lon[lo:hi]
         if start <= 0.0 and end >= 1.0:
             return lat, lon
-        along = np.concatenate([[0.0], np.cumsum(haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:]))])
+        along = np.concatenate(
+            [[0.0], np.cumsum(haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:]))]
+        )
         total = along[-1]
         if total <= 0.0:
             return lat[:1], lon[:1]
         d0, d1 = start * total, end * total
         inside = (along > d0) & (along < d1)
-        piece_lat = np.concatenate([[np.interp(d0, along, lat)], lat[inside], [np.interp(d1, along, lat)]])
-        piece_lon = np.concatenate([[np.interp(d0, along, lon)], lon[inside], [np.interp(d1, along, lon)]])
+        piece_lat = np.concatenate(
+            [[np.interp(d0, along, lat)], lat[inside], [np.interp(d1, along, lat)]]
+        )
+        piece_lon = np.concatenate(
+            [[np.interp(d0, along, lon)], lon[inside], [np.interp(d1, along, lon)]]
+        )
         return piece_lat, piece_lon
 
 
