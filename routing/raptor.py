@@ -1,7 +1,14 @@
 """RAPTOR over a `Timetable`: earliest arrival, Pareto rounds, range (rRAPTOR) and arrive-by.
 
 Round k finds the earliest arrival at every stop using at most k trips, so the rounds
-themselves give the Pareto set over (arrival time, number of transfers). The inner loop
+themselves give the Pareto set over (arrival time, number of transfers).
+
+The journey model: walk from the origin to a stop, ride, then any number of (at most one
+footpath, ride), then walk to the destination. Each stop keeps two labels per round: the
+earliest time a rider can stand there (to board) and the earliest time a ride drops them
+there (only that one may walk on, and only that one reaches the destination), so a stop
+reached sooner on foot never hides a ride that could continue on foot. The model is the
+same read backwards, which is what lets arrive-by reuse the forward kernel. The inner loop
 is a numba kernel over the timetable's arrays and a preallocated, reusable search state;
 the Python wrapper only seeds the search and walks back the pointers of the journeys found.
 
@@ -112,6 +119,8 @@ def _rounds(
             if arr[k - 1, s] < arr[k, s]:
                 arr[k, s] = arr[k - 1, s]
                 kind[k, s] = KIND_NONE
+            if transit_arr[k - 1, s] < transit_arr[k, s]:
+                transit_arr[k, s] = transit_arr[k - 1, s]
         if target[k - 1] < target[k]:
             target[k] = target[k - 1]
             target_stop[k] = target_stop[k - 1]
@@ -147,17 +156,18 @@ def _rounds(
                 fl = pattern_flags[sb + i]
                 if trip >= 0 and (fl & CAN_ALIGHT):
                     a = event_arr_s[tb + i * n + trip]
-                    if a < arr[k, s] and a < target[k]:
-                        arr[k, s] = a
+                    if a < transit_arr[k, s] and a < target[k]:
                         transit_arr[k, s] = a
-                        kind[k, s] = KIND_RIDE
                         back_trip[k, s] = t0 + trip
                         back_board_pos[k, s] = board_pos
                         back_alight_pos[k, s] = i
-                        if not is_marked[s]:
-                            is_marked[s] = True
-                            next_marked[n_next] = s
-                            n_next += 1
+                        if a < arr[k, s]:
+                            arr[k, s] = a
+                            kind[k, s] = KIND_RIDE
+                            if not is_marked[s]:
+                                is_marked[s] = True
+                                next_marked[n_next] = s
+                                n_next += 1
                         if not is_improved[s]:
                             is_improved[s] = True
                             improved[n_improved] = s
@@ -207,10 +217,6 @@ def _rounds(
                         is_touched[s2] = True
                         touched[n_touched] = s2
                         n_touched += 1
-                    e = egress_s[s2]
-                    if e < INF_TIME and t + e < target[k]:
-                        target[k] = t + e
-                        target_stop[k] = s2
         for q in range(n_next):
             marked[q] = next_marked[q]
         n_marked = n_next
@@ -224,6 +230,8 @@ def _rounds(
             if arr[k - 1, s] < arr[k, s]:
                 arr[k, s] = arr[k - 1, s]
                 kind[k, s] = KIND_NONE
+            if transit_arr[k - 1, s] < transit_arr[k, s]:
+                transit_arr[k, s] = transit_arr[k - 1, s]
     for q in range(n_marked):
         is_marked[marked[q]] = False
     for q in range(n_touched):
@@ -263,7 +271,7 @@ class Raptor:
         self._back_from = np.full((r, n), -1, dtype=np.int32)
         self._back_walk_s = np.zeros((r, n), dtype=np.int32)
         self._target = np.full(r, INF_TIME, dtype=np.int32)
-        self._target_stop = np.full(r, -1, dtype=np.int32)
+        self._target_stop = np.full(r, -1, dtype=np.int32)  # round -> stop left on foot
         self._is_marked = np.zeros(n, dtype=np.bool_)
         self._marked = np.zeros(n, dtype=np.int32)
         self._next_marked = np.zeros(n, dtype=np.int32)
@@ -278,6 +286,7 @@ class Raptor:
     # -- state -----------------------------------------------------------------------------
     def _reset(self, rounds: int) -> None:
         self._arr[: rounds + 1].fill(INF_TIME)
+        self._transit_arr[: rounds + 1].fill(INF_TIME)
         self._kind[: rounds + 1].fill(KIND_NONE)
         self._target.fill(INF_TIME)
         self._target_stop.fill(-1)
@@ -362,7 +371,7 @@ class Raptor:
             t = self._target[k]
             if t < best:
                 best = t
-                out.append(self._journey(k, int(self._target_stop[k]), depart_s))
+                out.append(self._journey(k, depart_s))
         return out
 
     def range_query(
@@ -392,7 +401,7 @@ class Raptor:
             for k in range(1, rounds + 1):
                 t = self._target[k]
                 if t < before[k] and t < best:
-                    found.append(self._journey(k, int(self._target_stop[k]), int(t_dep)))
+                    found.append(self._journey(k, int(t_dep)))
                 if t < best:
                     best = t
         return _pareto_departures(found)
@@ -417,26 +426,13 @@ class Raptor:
         return np.unique(np.concatenate(times))[::-1]
 
     # -- journeys --------------------------------------------------------------------------
-    def _journey(self, k: int, stop: int, depart_s: int) -> Journey:
-        """Walk the back pointers from (round k, stop) to the origin."""
+    def _journey(self, k: int, depart_s: int) -> Journey:
+        """Walk the back pointers from round k's best arrival at the destination to the origin."""
         tt = self.tt
-        legs: list[Leg] = []
-        s = stop
-        arrive_here = int(self._arr[k, s])
-        eg = int(self._egress_s[s])
-        legs.append(Walk(s, -1, arrive_here, arrive_here + eg))
+        s = int(self._target_stop[k])
+        legs: list[Leg] = [Walk(s, -1, 0, int(self._egress_s[s]))]
         while True:
-            while k > 0 and self._kind[k, s] == KIND_NONE:
-                k -= 1
-            kind = int(self._kind[k, s])
-            if kind == KIND_ACCESS:
-                break
-            if kind == KIND_WALK:
-                src = int(self._back_from[k, s])
-                walk_s = int(self._back_walk_s[k, s])
-                legs.append(Walk(src, s, 0, walk_s))  # times fixed below
-                s = src
-            # s was reached by a ride in round k
+            # s was left by a ride in round k: its ride pointers say which
             trip = int(self._back_trip[k, s])
             p = int(tt.trip_pattern[trip])
             bpos = int(self._back_board_pos[k, s])
@@ -444,8 +440,7 @@ class Raptor:
             n = int(tt.pattern_trip_ptr[p + 1] - tt.pattern_trip_ptr[p])
             j = trip - int(tt.pattern_trip_ptr[p])
             base = int(tt.pattern_time_ptr[p])
-            sb = int(tt.pattern_stop_ptr[p])
-            board_stop = int(tt.pattern_stops[sb + bpos])
+            board_stop = int(tt.pattern_stops[int(tt.pattern_stop_ptr[p]) + bpos])
             legs.append(
                 Ride(
                     trip=trip,
@@ -458,13 +453,20 @@ class Raptor:
                     arrive_s=int(tt.event_arr_s[base + apos * n + j]),
                 )
             )
+            # how the rider got to the boarding stop, with one ride fewer
             s = board_stop
             k -= 1
+            while k > 0 and self._kind[k, s] == KIND_NONE:
+                k -= 1
+            kind = int(self._kind[k, s])
+            if kind == KIND_ACCESS:
+                break
+            if kind == KIND_WALK:
+                src = int(self._back_from[k, s])
+                legs.append(Walk(src, s, 0, int(self._back_walk_s[k, s])))
+                s = src
         legs.reverse()
-        return _retime(s, legs, depart_s, self._access_walk(s, depart_s, k))
-
-    def _access_walk(self, stop: int, depart_s: int, k: int) -> int:
-        return int(self._arr[k, stop]) - depart_s
+        return _retime(s, legs, depart_s, int(self._arr[0, s]) - depart_s)
 
 
 def _retime(first_stop: int, legs: list[Leg], depart_s: int, access_s: int) -> Journey:

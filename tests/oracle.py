@@ -4,6 +4,10 @@ It shares nothing with the compiler but the footpaths and the access/egress walk
 both algorithms take): it reads the zip with the csv module, expands frequencies itself,
 and scans connections in time order, so a bug in pattern building, time parsing or RAPTOR
 shows up as a disagreement.
+
+The journey model both sides implement: walk to a stop, ride, then any number of (at most
+one footpath, ride), then walk to the destination. A footpath starts only where a ride
+ended and ends where the next ride starts.
 """
 
 from __future__ import annotations
@@ -90,7 +94,10 @@ class ConnectionScan:
         """Earliest arrival at the destination using at least one ride, or None."""
         import bisect
 
+        # reach: earliest time a rider can stand at a stop (and board there);
+        # ride: earliest time a ride drops them there (only then may they walk on).
         reach: dict[int, int] = {s: depart_s + w for s, w in access.items()}
+        ride: dict[int, int] = {}
         boarded = bytearray(self.n_trips)
         best = INF
         start = bisect.bisect_left(self.dep, depart_s)
@@ -102,18 +109,13 @@ class ConnectionScan:
                 if not board or reach.get(s0, INF) > d0:
                     continue
                 boarded[tix] = 1
-            if not alight:
+            if not alight or a1 >= ride.get(s1, INF):
                 continue
-            # as in the standard CSA, only an improved arrival counts and walks on
-            if a1 >= reach.get(s1, INF):
-                continue
-            reach[s1] = a1
-            if s1 in egress and a1 + egress[s1] < best:
-                best = a1 + egress[s1]
+            ride[s1] = a1
+            reach[s1] = min(reach.get(s1, INF), a1)
+            if s1 in egress:
+                best = min(best, a1 + egress[s1])
             for s2, w in footpaths.get(s1, ()):
                 t = a1 + w
-                if t < reach.get(s2, INF):
-                    reach[s2] = t
-                    if s2 in egress and t + egress[s2] < best:
-                        best = t + egress[s2]
+                reach[s2] = min(reach.get(s2, INF), t)
         return None if best >= INF else best

@@ -74,13 +74,17 @@ def test_no_trip_left_after_the_last_departure_gives_an_empty_list():
     assert TransitSearch(net.timetable).depart_at(at(net, "A"), at(net, "B"), hm("09:00")) == []
 
 
-def test_origin_equal_to_destination_needs_no_ride():
+def test_origin_equal_to_destination_only_finds_the_loop_ride():
+    # RAPTOR itself reports the round trip; the planner's direct walk (zero metres) beats it
     net = parse("""
         route R1
           A 08:00 B 08:10 A 08:20
+        route R2
+          C 08:00 D 08:10
     """)
     js = TransitSearch(net.timetable).depart_at(at(net, "A"), at(net, "A"), hm("07:00"))
-    assert js == []
+    assert [describe(j, net) for j in js] == ["R1 A 08:00-A 08:20"]
+    assert TransitSearch(net.timetable).depart_at(at(net, "C"), at(net, "C"), 0) == []
 
 
 def test_pareto_set_offers_direct_slow_ride_and_faster_transfer():
