@@ -86,7 +86,7 @@ class Plan:
     origin: Snap
     destination: Snap
     journeys: list[Journey]
-    direct_walk: StreetPath | None = None
+    direct_walk_s: float | None = None
     reason: str = ""
     access: StopTimes | None = field(default=None, repr=False)
     egress: StopTimes | None = field(default=None, repr=False)
@@ -168,15 +168,15 @@ class Planner:
                 journeys = self.transit.depart_at(
                     access, egress, time_s, max_transfers=opts.max_transfers
                 )
-        direct = self.walk_search.route(
+        direct_s = self.walk_search.travel_time(
             origin,
             dest,
             speed_factor=DEFAULT_WALK_SPEED_MPS / opts.walk_speed_mps,
             offset_speed_mps=opts.walk_speed_mps,
             max_time_s=opts.max_direct_walk_m / opts.walk_speed_mps,
         )
-        if direct is not None:
-            walk_s = math.ceil(direct.time_s)
+        if direct_s is not None:
+            walk_s = math.ceil(direct_s)
             start = time_s - walk_s if opts.arrive_by else time_s
             walk_only = Journey((Walk(-1, -1, start, start + walk_s),))
             # a ride that arrives no earlier than walking the whole way is not worth offering
@@ -193,7 +193,7 @@ class Planner:
                 reason = f"no stop within {opts.max_walk_m:.0f} m walk of the destination"
             else:
                 reason = "no transit connection at that time"
-        return Plan(origin, dest, journeys, direct, reason, access, egress)
+        return Plan(origin, dest, journeys, direct_s, reason, access, egress)
 
     def walk_between(
         self, a: Snap, b: Snap, *, walk_speed_mps: float = DEFAULT_WALK_SPEED_MPS

@@ -690,7 +690,7 @@ class StreetSearch:
         )
         return out
 
-    def route(
+    def travel_time(
         self,
         origin: Snap,
         target: Snap,
@@ -698,8 +698,21 @@ class StreetSearch:
         speed_factor: float = 1.0,
         offset_speed_mps: float = 1.33,
         max_time_s: float = math.inf,
-    ) -> StreetPath | None:
-        """Fastest street path between two snapped points, None if unreachable in max_time_s."""
+    ) -> float | None:
+        """Seconds of the fastest street path between two snapped points, None if unreachable
+        within max_time_s; `route` without the polyline, for when only the time matters."""
+        found = self._point_to_point(origin, target, speed_factor, offset_speed_mps, max_time_s)
+        return None if found is None else found[0]
+
+    def _point_to_point(
+        self,
+        origin: Snap,
+        target: Snap,
+        speed_factor: float,
+        offset_speed_mps: float,
+        max_time_s: float,
+    ) -> tuple[float, int, bool] | None:
+        """(total seconds, entry side, direct-forward) of the fastest path, or None."""
         self._check_snap(origin, speed_factor, offset_speed_mps)
         self._check_snap(target, speed_factor, offset_speed_mps)
         graph = self.graph
@@ -729,8 +742,25 @@ class StreetSearch:
             self._heap_key,
             self._heap_node,
         )
-        if not best <= budget or math.isinf(best):
+        if not (math.isfinite(best) and best <= budget):
             return None
+        return float(best) + offsets_s, int(entry), bool(direct_forward)
+
+    def route(
+        self,
+        origin: Snap,
+        target: Snap,
+        *,
+        speed_factor: float = 1.0,
+        offset_speed_mps: float = 1.33,
+        max_time_s: float = math.inf,
+    ) -> StreetPath | None:
+        """Fastest street path between two snapped points, None if unreachable in max_time_s."""
+        found = self._point_to_point(origin, target, speed_factor, offset_speed_mps, max_time_s)
+        if found is None:
+            return None
+        time_s, entry, direct_forward = found
+        graph = self.graph
         pieces = self._pieces(origin, target, entry, direct_forward)
         lats = [np.array([origin.lat, origin.snapped_lat])]
         lons = [np.array([origin.lon, origin.snapped_lon])]
@@ -744,7 +774,7 @@ class StreetSearch:
         lons.append(np.array([target.snapped_lon, target.lon]))
         lat, lon = _drop_repeats(np.concatenate(lats), np.concatenate(lons))
         return StreetPath(
-            time_s=float(best) + offsets_s,
+            time_s=time_s,
             length_m=length_m,
             edges=np.array([edge for edge, _, _ in pieces], dtype=np.int32),
             lats=lat,
