@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import machine, save, stats_ms
+from routing.planner import Planner
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,7 +54,9 @@ print(json.dumps({"load_s": loaded, "first_query_s": time.perf_counter() - t - l
 """
 
 
-def _random_points(planner, rng, n):
+def _random_points(
+    planner: Planner, rng: np.random.Generator, n: int
+) -> list[tuple[float, float, float, float]]:
     from routing.errors import OutsideNetworkError
 
     min_lon, min_lat, max_lon, max_lat = planner.walk.bbox
@@ -83,8 +86,13 @@ def main(argv: list[str] | None = None) -> None:
     from routing.planner import PlanOptions
 
     with tempfile.TemporaryDirectory() as tmp:
-        res = subprocess.run([sys.executable, "-c", BUILD_SNIPPET, str(Path(tmp) / "net")],
-                             capture_output=True, text=True, check=True, cwd=ROOT)
+        res = subprocess.run(
+            [sys.executable, "-c", BUILD_SNIPPET, str(Path(tmp) / "net")],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
         build = json.loads(res.stdout.strip().splitlines()[-1])
 
     path = ensure_embedded_network(progress=False)
@@ -92,8 +100,13 @@ def main(argv: list[str] | None = None) -> None:
     key = net.manifest["service_dates"]["2022-02-22"]
     loads = []
     for _ in range(5):
-        res = subprocess.run([sys.executable, "-c", LOAD_SNIPPET, str(path), key],
-                             capture_output=True, text=True, check=True, cwd=ROOT)
+        res = subprocess.run(
+            [sys.executable, "-c", LOAD_SNIPPET, str(path), key],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
         loads.append(json.loads(res.stdout.strip().splitlines()[-1]))
 
     planner = net.planner(key)
@@ -139,15 +152,21 @@ def main(argv: list[str] | None = None) -> None:
             "footpaths": len(tt.transfer_to),
             "streets": net.manifest["counts"]["streets"],
         },
-        "build": {"seconds": round(build["seconds"], 1),
-                  "peak_rss_mib": round(build["peak_rss_mib"], 1)},
-        "load": {"median_s": round(float(np.median([x["load_s"] for x in loads])), 3),
-                 "first_query_s": round(float(np.median([x["first_query_s"] for x in loads])), 3),
-                 "peak_rss_mib": round(float(np.median([x["peak_rss_mib"] for x in loads])), 1)},
+        "build": {
+            "seconds": round(build["seconds"], 1),
+            "peak_rss_mib": round(build["peak_rss_mib"], 1),
+        },
+        "load": {
+            "median_s": round(float(np.median([x["load_s"] for x in loads])), 3),
+            "first_query_s": round(float(np.median([x["first_query_s"] for x in loads])), 3),
+            "peak_rss_mib": round(float(np.median([x["peak_rss_mib"] for x in loads])), 1),
+        },
         "earliest_arrival_plan": {**stats_ms(full), "with_transit": with_transit},
         "earliest_arrival_core": stats_ms(core),
-        "range_08_09": {**stats_ms(range_times),
-                        "mean_itineraries": round(float(np.mean(n_journeys)), 2)},
+        "range_08_09": {
+            **stats_ms(range_times),
+            "mean_itineraries": round(float(np.mean(n_journeys)), 2),
+        },
     }
     out = save("helsinki", result)
     sys.stdout.write(json.dumps(result, indent=2) + f"\nsaved {out}\n")

@@ -53,8 +53,9 @@ def main(argv: list[str] | None = None) -> None:
     date = weekday_in_range(gtfs)
     out = DEFAULT_CACHE_DIR / f"network-{date}"
     t = time.perf_counter()
-    build_network(gtfs, [], out, name=f"New York MTA {date}", dates=[date], progress=False,
-                  force=args.rebuild)
+    build_network(
+        gtfs, [], out, name=f"New York MTA {date}", dates=[date], progress=False, force=args.rebuild
+    )
     build_s = time.perf_counter() - t
     net = Network.load(out)
     key = net.manifest["service_dates"][date]
@@ -65,7 +66,10 @@ def main(argv: list[str] | None = None) -> None:
     for _ in range(5):
         res = subprocess.run(
             [sys.executable, "-c", LOAD_SNIPPET, str(out), key],
-            capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parents[1],
         )
         loads.append(float(res.stdout.strip().splitlines()[-1]))
 
@@ -74,8 +78,9 @@ def main(argv: list[str] | None = None) -> None:
     served = np.flatnonzero(np.diff(tt.stop_pat_ptr) > 0)
     rng = np.random.default_rng(args.seed)
     # warm the JIT (compiled code is cached on disk after the first run)
-    raptor.earliest_arrival(StopTimes.of({int(served[0]): 0}), StopTimes.of({int(served[1]): 0}),
-                            8 * 3600)
+    raptor.earliest_arrival(
+        StopTimes.of({int(served[0]): 0}), StopTimes.of({int(served[1]): 0}), 8 * 3600
+    )
 
     ea_times, found, transfers = [], 0, []
     for _ in range(args.queries):
@@ -111,12 +116,20 @@ def main(argv: list[str] | None = None) -> None:
         },
         "build_seconds": build_seconds,
         "build_call_seconds": round(build_s, 1),
-        "load_seconds": {"median": round(float(np.median(loads)), 3), "max": round(max(loads), 3),
-                         "runs": len(loads)},
-        "earliest_arrival": {**stats_ms(ea_times), "queries_with_result": found,
-                             "mean_transfers": round(float(np.mean(transfers)), 2)},
-        "range_08_09": {**stats_ms(range_times),
-                        "mean_journeys": round(float(np.mean(range_found)), 2)},
+        "load_seconds": {
+            "median": round(float(np.median(loads)), 3),
+            "max": round(max(loads), 3),
+            "runs": len(loads),
+        },
+        "earliest_arrival": {
+            **stats_ms(ea_times),
+            "queries_with_result": found,
+            "mean_transfers": round(float(np.mean(transfers)), 2),
+        },
+        "range_08_09": {
+            **stats_ms(range_times),
+            "mean_journeys": round(float(np.mean(range_found)), 2),
+        },
         "peak_rss_mib": peak_rss_mib(),
     }
     path = save("nyc", result)

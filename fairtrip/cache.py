@@ -24,12 +24,13 @@ class InputMissingError(FileNotFoundError):
 
 def input_hash(paths: Sequence[Path], options: dict[str, Any]) -> str:
     """SHA-256 over the input files' names and bytes (in order), the options and the build
-    version: the key a compiled network is cached under."""
+    version: the key a compiled network is cached under.
+    """
     h = hashlib.sha256()
     h.update(f"fairtrip-build {BUILD_VERSION}\n".encode())
     h.update(json.dumps(options, sort_keys=True).encode())
-    for p in paths:
-        p = Path(p)
+    for given in paths:
+        p = Path(given)
         if p.is_dir():  # a GTFS directory: every file in it, in name order
             files = sorted(f for f in p.iterdir() if f.is_file())
         elif p.is_file():

@@ -61,8 +61,10 @@ def _build(args: argparse.Namespace) -> int:
         out = ensure_embedded_network(progress=not args.quiet)
     else:
         if args.gtfs is None or args.out is None:
-            raise UsageError("give --gtfs and --out (and --osm for streets), or nothing at all "
-                             "to compile the embedded Helsinki city")
+            raise UsageError(
+                "give --gtfs and --out (and --osm for streets), or nothing at all "
+                "to compile the embedded Helsinki city"
+            )
         from ingest.network_build import build_network
 
         out = build_network(
@@ -134,10 +136,20 @@ def make_parser() -> argparse.ArgumentParser:
     q.add_argument("--to", required=True, metavar="LAT,LON")
     q.add_argument("--at", required=True, metavar="ISO-8601", help="e.g. 2022-02-22T08:00+02:00")
     q.add_argument("--arrive-by", action="store_true", help="--at is the latest arrival")
-    q.add_argument("--window", type=float, default=0, metavar="MIN",
-                   help="range query: every departure within this many minutes")
-    q.add_argument("--max-walk", type=float, default=1000.0, metavar="M",
-                   help="longest walk to or from a stop (default 1000 m)")
+    q.add_argument(
+        "--window",
+        type=float,
+        default=0,
+        metavar="MIN",
+        help="range query: every departure within this many minutes",
+    )
+    q.add_argument(
+        "--max-walk",
+        type=float,
+        default=1000.0,
+        metavar="M",
+        help="longest walk to or from a stop (default 1000 m)",
+    )
     q.add_argument("--walk-speed", type=float, default=1.33, metavar="M/S")
     q.add_argument("--max-transfers", type=int, default=8)
     q.add_argument("--json", action="store_true", help="print JSON with legs and GeoJSON")

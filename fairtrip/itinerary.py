@@ -137,7 +137,7 @@ class ItineraryWriter:
 
     def _ride_leg(self, leg: Ride) -> dict[str, Any]:
         tt = self.tt
-        stops, arr, dep = tt.trip_times(leg.trip)
+        stops, arr, _dep = tt.trip_times(leg.trip)
         src = int(tt.trip_source[leg.trip])
         route = int(self.trips.route[src])
         r = self.net.routes

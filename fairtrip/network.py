@@ -120,8 +120,9 @@ class Network:
         path = Path(path)
         manifest_path = path / MANIFEST
         if not manifest_path.is_file():
-            raise NetworkFileError(f"{path} is not a compiled network (no {MANIFEST}); run "
-                                   "`fairtrip build` first")
+            raise NetworkFileError(
+                f"{path} is not a compiled network (no {MANIFEST}); run `fairtrip build` first"
+            )
         manifest = json.loads(manifest_path.read_text())
         if manifest.get("format") != FORMAT_VERSION:
             raise NetworkFileError(
@@ -166,7 +167,8 @@ class Network:
     # -- time ------------------------------------------------------------------------------
     def service_day_start(self, date: str) -> dt.datetime:
         """Noon minus 12 hours local time: GTFS's zero for times of `date` (differs from
-        midnight on daylight-saving days)."""
+        midnight on daylight-saving days).
+        """
         d = dt.date.fromisoformat(date)
         noon = dt.datetime(d.year, d.month, d.day, 12, tzinfo=self.timezone)
         return noon - dt.timedelta(hours=12)

@@ -119,7 +119,8 @@ def combine_footpaths(
     """Merge footpath sources, keeping the shortest time per (from, to) pair, then apply the
     feed's transfers: forbidden pairs are removed, minimum times are enforced, and pairs the
     feed names but no walk found are added (at the larger of their minimum time and the
-    straight-line estimate from `lat`/`lon`)."""
+    straight-line estimate from `lat`/`lon`).
+    """
     frm = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int32)
     to = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int32)
     sec = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int32)

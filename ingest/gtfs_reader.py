@@ -49,7 +49,7 @@ def _read_table(raw: bytes, table: str, dtypes: dict[str, str], source: str) -> 
 
 
 def read_gtfs(path: Path) -> gk.Feed:
-    """Read a GTFS feed (zip file or directory) with declared dtypes; raise GtfsError if unusable."""
+    """Read a GTFS zip or directory with declared dtypes; raise GtfsError if it is unusable."""
     path = Path(path)
     if not path.exists():
         raise InputFileError(f"GTFS feed {path} does not exist")

@@ -49,10 +49,21 @@ def snap_stops(walk: StreetGraph, lat: np.ndarray, lon: np.ndarray) -> StopSnaps
         snapped_lat[s], snapped_lon[s] = snap.snapped_lat, snap.snapped_lon
     fraction = np.where(edge >= 0, fraction, 0.0)
     offset = np.where(edge >= 0, offset, 0.0)
-    log.info("%d of %d stops lie within %.0f m of a walkable street", (edge >= 0).sum(),
-             len(edge), STOP_SNAP_M)
-    return StopSnaps(edge, fraction, offset, lat.astype(np.float64), lon.astype(np.float64),
-                     snapped_lat, snapped_lon)
+    log.info(
+        "%d of %d stops lie within %.0f m of a walkable street",
+        (edge >= 0).sum(),
+        len(edge),
+        STOP_SNAP_M,
+    )
+    return StopSnaps(
+        edge,
+        fraction,
+        offset,
+        lat.astype(np.float64),
+        lon.astype(np.float64),
+        snapped_lat,
+        snapped_lon,
+    )
 
 
 def build_network(
@@ -80,8 +91,13 @@ def build_network(
         log.info("network %s is up to date (inputs %s)", out, digest[:12])
         return out
 
-    steps = ["read GTFS", *(f"{p} streets" for p in PROFILES if osm), "footpaths", "timetables",
-             "write"]
+    steps = [
+        "read GTFS",
+        *(f"{p} streets" for p in PROFILES if osm),
+        "footpaths",
+        "timetables",
+        "write",
+    ]
     bar = tqdm(total=len(steps), desc="build", unit="step", disable=not progress)
 
     def step(label: str) -> None:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+
 import gtfs_kit as gk
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ingest.errors import GtfsError
 from fairtrip.network import Routes, Stops, Trips
+from ingest.errors import GtfsError
 from routing.timetable import Timetable
 from routing.timetable_builder import Footpaths, TripEvents, build_timetable, event_flags
 
@@ -40,7 +41,8 @@ def stop_table(feed: gk.Feed) -> Stops:
     missing = used.difference(pd.Index(stops["stop_id"]))
     if len(missing):
         raise GtfsError(
-            f"stop_times.txt names {len(missing)} stop(s) absent from stops.txt, e.g. {missing[0]!r}"
+            f"stop_times.txt names {len(missing)} stop(s) absent from stops.txt, "
+            f"e.g. {missing[0]!r}"
         )
     if stops["stop_lat"].isna().any() or stops["stop_lon"].isna().any():
         bad = stops.loc[stops["stop_lat"].isna() | stops["stop_lon"].isna(), "stop_id"].iloc[0]
@@ -52,7 +54,9 @@ def stop_table(feed: gk.Feed) -> Stops:
     zone = stops["zone_id"] if "zone_id" in stops else pd.Series([""] * len(stops))
     return Stops(
         stop_id=_str_array(stops["stop_id"]),
-        name=_str_array(stops["stop_name"]) if "stop_name" in stops else _str_array(stops["stop_id"]),
+        name=_str_array(stops["stop_name"])
+        if "stop_name" in stops
+        else _str_array(stops["stop_id"]),
         lat=lat,
         lon=lon,
         zone_id=_str_array(zone),

@@ -25,7 +25,7 @@ class Ride:
 
 @dataclass(frozen=True, slots=True)
 class Walk:
-    """A walk between stops, or from the origin (from_stop -1) or to the destination (to_stop -1)."""
+    """A walk between stops; from_stop -1 is the origin and to_stop -1 the destination."""
 
     from_stop: int
     to_stop: int
@@ -73,7 +73,7 @@ class Journey:
         return sum(leg.duration_s for leg in self.legs if isinstance(leg, Walk))
 
     def summary(self, stop_name: dict[int, str] | None = None) -> str:
-        """One line such as ``walk 120s > 3@S1 08:02 -> S4 08:10 > walk 60s``, for tests and logs."""
+        """One line such as ``walk 120s > trip3 S1 08:02 -> S4 08:10 > walk 60s``, for logs."""
 
         def name(s: int) -> str:
             if stop_name is not None:

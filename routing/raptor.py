@@ -119,8 +119,7 @@ def _rounds(
             if arr[k - 1, s] < arr[k, s]:
                 arr[k, s] = arr[k - 1, s]
                 kind[k, s] = KIND_NONE
-            if transit_arr[k - 1, s] < transit_arr[k, s]:
-                transit_arr[k, s] = transit_arr[k - 1, s]
+            transit_arr[k, s] = min(transit_arr[k, s], transit_arr[k - 1, s])
         if target[k - 1] < target[k]:
             target[k] = target[k - 1]
             target_stop[k] = target_stop[k - 1]
@@ -230,8 +229,7 @@ def _rounds(
             if arr[k - 1, s] < arr[k, s]:
                 arr[k, s] = arr[k - 1, s]
                 kind[k, s] = KIND_NONE
-            if transit_arr[k - 1, s] < transit_arr[k, s]:
-                transit_arr[k, s] = transit_arr[k - 1, s]
+            transit_arr[k, s] = min(transit_arr[k, s], transit_arr[k - 1, s])
     for q in range(n_marked):
         is_marked[marked[q]] = False
     for q in range(n_touched):
@@ -340,9 +338,7 @@ class Raptor:
         for name, side in (("access", access), ("egress", egress)):
             if len(side.stops) != len(side.seconds):
                 raise QueryError(f"{name} stops and seconds differ in length")
-            if len(side.stops) and (
-                side.stops.min() < 0 or side.stops.max() >= self.tt.n_stops
-            ):
+            if len(side.stops) and (side.stops.min() < 0 or side.stops.max() >= self.tt.n_stops):
                 raise QueryError(f"{name} stop outside 0..{self.tt.n_stops - 1}")
             if len(side.seconds) and side.seconds.min() < 0:
                 raise QueryError(f"{name} walking time is negative")
@@ -402,13 +398,13 @@ class Raptor:
                 t = self._target[k]
                 if t < before[k] and t < best:
                     found.append(self._journey(k, int(t_dep)))
-                if t < best:
-                    best = t
+                best = min(best, t)
         return _pareto_departures(found)
 
     def _departure_times(self, access: StopTimes, lo_s: int, hi_s: int) -> np.ndarray:
         """Origin departure times worth a rRAPTOR iteration: some trip leaves an access stop
-        exactly when a rider who left then would reach it. Latest first."""
+        exactly when a rider who left then would reach it. Latest first.
+        """
         tt = self.tt
         times: list[np.ndarray] = [np.array([lo_s], dtype=np.int64)]
         for s, w in zip(access.stops.tolist(), access.seconds.tolist(), strict=True):
@@ -471,7 +467,8 @@ class Raptor:
 
 def _retime(first_stop: int, legs: list[Leg], depart_s: int, access_s: int) -> Journey:
     """Give walks real clock times: leave the origin just in time for the first ride, and
-    start each transfer walk when the previous ride arrives."""
+    start each transfer walk when the previous ride arrives.
+    """
     out: list[Leg] = []
     rides = [leg for leg in legs if isinstance(leg, Ride)]
     first_dep = rides[0].depart_s if rides else depart_s + access_s

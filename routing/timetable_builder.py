@@ -145,9 +145,9 @@ def build_timetable(n_stops: int, trips: TripEvents, footpaths: Footpaths) -> Ti
 
     incid_stop = pattern_stops
     incid_pat = np.repeat(np.arange(n_pat, dtype=np.int32), n_stops_p)
-    incid_pos = (np.arange(len(pattern_stops)) - np.repeat(pattern_stop_ptr[:-1], n_stops_p)).astype(
-        np.int32
-    )
+    incid_pos = (
+        np.arange(len(pattern_stops)) - np.repeat(pattern_stop_ptr[:-1], n_stops_p)
+    ).astype(np.int32)
     order = np.argsort(incid_stop, kind="stable")
 
     fp_order = np.lexsort((footpaths.to_stop, footpaths.from_stop))

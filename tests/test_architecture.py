@@ -13,8 +13,20 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FORBIDDEN = {"fastapi", "starlette", "redis", "osmnx", "gtfs_kit", "networkx", "osmium",
-             "pandas", "ingest", "api", "providers", "uvicorn"}
+FORBIDDEN = {
+    "fastapi",
+    "starlette",
+    "redis",
+    "osmnx",
+    "gtfs_kit",
+    "networkx",
+    "osmium",
+    "pandas",
+    "ingest",
+    "api",
+    "providers",
+    "uvicorn",
+}
 #: calls that would mean the core does its own I/O
 FORBIDDEN_CALLS = {"open", "np.load", "np.save", "numpy.load"}
 

@@ -56,9 +56,7 @@ def _check_journey_is_feasible(j, tt, access, egress, depart_s) -> None:
         t = leg.arrive_s
 
 
-def test_raptor_earliest_arrival_matches_connection_scan_on_500_random_queries(
-    helsinki, oracle
-):
+def test_raptor_earliest_arrival_matches_connection_scan_on_500_random_queries(helsinki, oracle):
     key = helsinki.manifest["service_dates"]["2022-02-22"]
     planner = helsinki.planner(key)
     tt = planner.timetable
@@ -104,8 +102,14 @@ def test_arrive_by_departure_reaches_the_destination_in_time(helsinki):
         lon = rng.uniform(min_lon, max_lon, 2)
         deadline = int(rng.integers(7 * 3600, 22 * 3600))
         try:
-            plan = planner.plan(lat[0], lon[0], lat[1], lon[1], deadline,
-                                PlanOptions(arrive_by=True, max_direct_walk_m=0))
+            plan = planner.plan(
+                lat[0],
+                lon[0],
+                lat[1],
+                lon[1],
+                deadline,
+                PlanOptions(arrive_by=True, max_direct_walk_m=0),
+            )
         except OutsideNetworkError:
             continue
         done += 1

@@ -1,4 +1,4 @@
-"""RAPTOR on small timetables written as text: each test is one situation a planner must get right."""
+"""RAPTOR on small timetables written as text: one situation a planner must get right each."""
 
 from __future__ import annotations
 
@@ -140,9 +140,7 @@ def test_access_and_egress_walks_shape_departure_and_arrival():
         route R1
           A 08:00 B 08:10
     """)
-    js = TransitSearch(net.timetable).depart_at(
-        at(net, "A", 300), at(net, "B", 240), hm("07:50")
-    )
+    js = TransitSearch(net.timetable).depart_at(at(net, "A", 300), at(net, "B", 240), hm("07:50"))
     (j,) = js
     assert j.depart_s == hm("07:55")  # leave just in time for the 08:00
     assert j.arrive_s == hm("08:14")
@@ -158,9 +156,7 @@ def test_range_query_returns_every_departure_in_the_window():
           A 08:50 B 09:05
           A 09:10 B 09:25
     """)
-    js = TransitSearch(net.timetable).depart_window(
-        at(net, "A"), at(net, "B"), hm("08:00"), 3600
-    )
+    js = TransitSearch(net.timetable).depart_window(at(net, "A"), at(net, "B"), hm("08:00"), 3600)
     assert [describe(j, net) for j in js] == [
         "R1 A 08:10-B 08:25",
         "R1 A 08:30-B 08:45",
@@ -175,9 +171,7 @@ def test_range_query_drops_a_departure_that_a_later_one_beats():
         route Fast
           A 08:20 B 08:40
     """)
-    js = TransitSearch(net.timetable).depart_window(
-        at(net, "A"), at(net, "B"), hm("07:55"), 3600
-    )
+    js = TransitSearch(net.timetable).depart_window(at(net, "A"), at(net, "B"), hm("07:55"), 3600)
     assert [describe(j, net) for j in js] == ["Fast A 08:20-B 08:40"]
 
 
@@ -202,9 +196,7 @@ def test_arrive_by_with_a_transfer_reverses_walks_and_rides():
           C 08:20 D 08:30
         walk B C 120
     """)
-    js = TransitSearch(net.timetable).arrive_by(
-        at(net, "A", 60), at(net, "D", 60), hm("08:45")
-    )
+    js = TransitSearch(net.timetable).arrive_by(at(net, "A", 60), at(net, "D", 60), hm("08:45"))
     assert [describe(j, net) for j in js] == [
         "R2 A 08:05-B 08:15 | walk B-C 120s | R3 C 08:20-D 08:30"
     ]
@@ -219,9 +211,7 @@ def test_negative_max_transfers_is_a_query_error():
           A 08:00 B 08:10
     """)
     with pytest.raises(QueryError, match="max_transfers"):
-        TransitSearch(net.timetable).depart_at(
-            at(net, "A"), at(net, "B"), 0, max_transfers=-1
-        )
+        TransitSearch(net.timetable).depart_at(at(net, "A"), at(net, "B"), 0, max_transfers=-1)
 
 
 def test_egress_stop_outside_the_timetable_is_a_query_error():

@@ -14,16 +14,13 @@ from routing.raptor import StopTimes
 from routing.timetable_builder import Footpaths
 from routing.transit import TransitSearch
 
-NO_FOOTPATHS = Footpaths(
-    np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32)
-)
+NO_FOOTPATHS = Footpaths(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32))
 
 BASE = {
     "agency.txt": "agency_id,agency_name,agency_url,agency_timezone\nX,X,http://x,Europe/Helsinki\n",
     "stops.txt": "stop_id,stop_name,stop_lat,stop_lon\nA,Alpha,60.1,24.9\nB,Beta,60.11,24.91\n"
     "C,Gamma,60.12,24.92\n",
-    "routes.txt": "route_id,agency_id,route_short_name,route_long_name,route_type\n"
-    "R,X,1,One,3\n",
+    "routes.txt": "route_id,agency_id,route_short_name,route_long_name,route_type\nR,X,1,One,3\n",
     "calendar.txt": "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,"
     "start_date,end_date\nWK,1,1,1,1,1,0,0,20220221,20220227\n",
     "calendar_dates.txt": "service_id,date,exception_type\nWK,20220223,2\n",
@@ -112,8 +109,8 @@ def test_blank_intermediate_times_are_interpolated(tmp_path):
             "T1,08:00:00,08:00:00,A,1\nT1,,,B,2\nT1,08:20:00,08:20:00,C,3\n",
         },
     )
-    tt, _, idx = compile_day(path, "2022-02-22")
-    stops, arr, dep = tt.trip_times(0)
+    tt, _, _idx = compile_day(path, "2022-02-22")
+    _stops, arr, _dep = tt.trip_times(0)
     assert arr.tolist() == [hm("08:00"), hm("08:10"), hm("08:20")]
 
 
@@ -183,7 +180,7 @@ def test_helsinki_feed_compiles_with_its_real_frequencies():
     feed = read_gtfs(path)
     assert tb.service_dates(feed) == ["2022-02-22"]
     assert tb.agency_timezone(feed) == "Europe/Helsinki"
-    tt, trips, _ = compile_day(path, "2022-02-22")
+    tt, _trips, _ = compile_day(path, "2022-02-22")
     tt.validate()
     assert tt.n_trips > 12_000  # 3,195 trips, 3,226 frequency rows expanded
     assert tt.event_arr_s.max() > 24 * 3600  # trips past midnight kept as > 24:00
