@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 #: bump when the compiler's output changes, so cached networks are rebuilt
-BUILD_VERSION = "1"
+BUILD_VERSION = "2"
 MANIFEST = "manifest.json"
 
 

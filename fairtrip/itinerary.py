@@ -55,7 +55,11 @@ def transit_mode(route_type: int) -> str:
 
 
 def _line(lats: np.ndarray, lons: np.ndarray) -> dict[str, Any]:
-    coords = [[round(float(x), 6), round(float(y), 6)] for x, y in zip(lons, lats, strict=True)]
+    coords: list[list[float]] = []
+    for x, y in zip(lons, lats, strict=True):
+        point = [round(float(x), 6), round(float(y), 6)]
+        if not coords or coords[-1] != point:  # rounding can make neighbours equal
+            coords.append(point)
     if len(coords) == 1:
         coords.append(coords[0])
     return {"type": "LineString", "coordinates": coords}
@@ -113,13 +117,13 @@ class ItineraryWriter:
         end = self._place(leg.to_stop, plan.destination, "Destination")
         path = (
             self.planner.walk_between(a, b, walk_speed_mps=self.walk_speed_mps)
-            if a is not None and b is not None
+            if a is not None and b is not None and leg.duration_s > 0
             else None
         )
         if path is not None:
             distance = path.length_m
             geometry = _line(path.lats, path.lons)
-        else:  # a stop beyond the street extracts: the footpath was a straight-line estimate
+        else:  # off the streets (a stop beyond the extracts, or no distance): a straight line
             distance = float(haversine_m(start["lat"], start["lon"], end["lat"], end["lon"]))
             geometry = _line(
                 np.array([start["lat"], end["lat"]]), np.array([start["lon"], end["lon"]])
@@ -161,6 +165,7 @@ class ItineraryWriter:
                 "agency_id": str(r.agency_id[route]),
             },
             "trip_id": str(self.trips.trip_id[src]),
+            "trip_start_time": str(self.trips.start_time[src]) or None,
             "headsign": str(self.trips.headsign[src]),
             "service_date": self.date
             if int(tt.trip_shift_s[leg.trip]) == 0

@@ -92,7 +92,8 @@ class Routes:
 class Trips:
     """One timetable's source trips (Timetable.trip_source indexes these)."""
 
-    trip_id: np.ndarray
+    trip_id: np.ndarray  # GTFS trip id (the template's, for a frequency-based trip)
+    start_time: np.ndarray  # HH:MM:SS start of a frequency-based trip, "" otherwise
     route: np.ndarray
     headsign: np.ndarray
     shape_id: np.ndarray

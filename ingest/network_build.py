@@ -117,7 +117,7 @@ def build_network(
             f"none of {', '.join(dates)} has service in {gtfs.name}; it runs on "
             f"{', '.join(all_dates[:10])}{' ...' if len(all_dates) > 10 else ''}"
         )
-    feed = tb.expand_frequencies(feed)
+    feed, templates = tb.expand_frequencies(feed)
     bar.update()
 
     streets: dict[str, StreetGraph] = {}
@@ -156,7 +156,9 @@ def build_network(
         key = tb.day_signature(feed, date)
         date_keys[date] = key
         if key not in timetables:
-            timetables[key] = tb.compile_timetable(feed, date, stops, routes, footpaths)
+            timetables[key] = tb.compile_timetable(
+                feed, date, stops, routes, footpaths, templates
+            )
     bar.update()
 
     step("write")

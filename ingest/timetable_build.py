@@ -154,10 +154,12 @@ def compile_timetable(
     stops: Stops,
     routes: Routes,
     footpaths: Footpaths,
+    templates: dict[str, str] | None = None,
 ) -> tuple[Timetable, Trips]:
     """Build the timetable of service day `date` (YYYY-MM-DD) from an already expanded feed.
 
-    `feed` must have had its frequencies expanded (see `expand_frequencies`).
+    `feed` must have had its frequencies expanded; `templates` is what `expand_frequencies`
+    returned alongside it.
     """
     day = dt.date.fromisoformat(date)
     picked = []
@@ -235,8 +237,15 @@ def compile_timetable(
     )
     tt = build_timetable(len(stops.stop_id), events, footpaths)
     empty = pd.Series([""] * len(trip_rows), index=trip_rows.index)
+    generated = trip_rows["trip_id"].astype("string")
+    first_dep = dep_s[trip_ptr[:-1]] - trip_rows["shift_s"].to_numpy()
     table = Trips(
-        trip_id=_str_array(trip_rows["trip_id"]),
+        trip_id=_str_array(generated.map(lambda t: (templates or {}).get(t, t))),
+        start_time=np.where(
+            generated.isin(list((templates or {}).keys())).to_numpy(),
+            [f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}" for s in first_dep.tolist()],
+            "",
+        ).astype(np.str_),
         route=trip_route.astype(np.int32),
         headsign=_str_array(trip_rows.get("trip_headsign", empty)),
         shape_id=_str_array(trip_rows.get("shape_id", empty)),
@@ -251,10 +260,22 @@ def compile_timetable(
     return tt, table
 
 
-def expand_frequencies(feed: gk.Feed) -> gk.Feed:
-    """Frequency-based trips as ordinary trips (gtfs-kit does the work)."""
+def expand_frequencies(feed: gk.Feed) -> tuple[gk.Feed, dict[str, str]]:
+    """Frequency-based trips as ordinary trips (gtfs-kit does the work).
+
+    Returns the expanded feed and, for every generated trip, the GTFS trip id of its
+    template: riders' apps and GTFS-Realtime know a frequency trip by that id plus its
+    start time, never by the generated id.
+    """
     if feed.frequencies is None or feed.frequencies.empty:
-        return feed
+        return feed, {}
     out = gk.expand_frequencies(feed)
+    original = set(feed.trips["trip_id"].tolist())
+    templates = {}
+    for trip_id in set(out.trips["trip_id"].tolist()) - original:
+        template = trip_id.rsplit("-freq-", 1)[0]
+        if template not in original:
+            raise GtfsError(f"cannot tell which trip generated {trip_id!r}")
+        templates[trip_id] = template
     log.info("expanded frequencies.txt: %d -> %d trips", len(feed.trips), len(out.trips))
-    return out
+    return out, templates

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from routing.errors import QueryError
+from routing.geo import haversine_m
 from routing.journey import Journey, Walk
 from routing.raptor import StopTimes
 from routing.streets import Snap, StreetGraph, StreetIndex, StreetPath, StreetSearch
@@ -175,6 +176,11 @@ class Planner:
             offset_speed_mps=opts.walk_speed_mps,
             max_time_s=opts.max_direct_walk_m / opts.walk_speed_mps,
         )
+        # two points nearer to each other than to any street (the same doorstep, one park)
+        # are walked between directly
+        apart_m = float(haversine_m(origin.lat, origin.lon, dest.lat, dest.lon))
+        if apart_m <= origin.offset_m + dest.offset_m:
+            direct_s = min(direct_s or math.inf, apart_m / opts.walk_speed_mps)
         if direct_s is not None:
             walk_s = math.ceil(direct_s)
             start = time_s - walk_s if opts.arrive_by else time_s

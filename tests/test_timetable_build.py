@@ -41,9 +41,9 @@ def hm(text: str) -> int:
 
 
 def compile_day(path: Path, date: str):
-    feed = tb.expand_frequencies(read_gtfs(path))
+    feed, templates = tb.expand_frequencies(read_gtfs(path))
     stops, routes = tb.stop_table(feed), tb.route_table(feed)
-    tt, trips = tb.compile_timetable(feed, date, stops, routes, NO_FOOTPATHS)
+    tt, trips = tb.compile_timetable(feed, date, stops, routes, NO_FOOTPATHS, templates)
     return tt, trips, {sid: i for i, sid in enumerate(stops.stop_id.tolist())}
 
 
@@ -58,12 +58,15 @@ def test_frequency_based_trip_is_expanded_into_departures_every_headway(tmp_path
             "T1,08:00:00,09:00:00,900,1\n",
         },
     )
-    tt, _, idx = compile_day(path, "2022-02-22")
+    tt, trips, idx = compile_day(path, "2022-02-22")
     assert tt.n_trips == 4  # 08:00, 08:15, 08:30, 08:45
     js = TransitSearch(tt).depart_at(
         StopTimes.of({idx["A"]: 0}), StopTimes.of({idx["B"]: 0}), hm("08:16")
     )
     assert [(j.depart_s, j.arrive_s) for j in js] == [(hm("08:30"), hm("08:40"))]
+    # riders and GTFS-Realtime know it as the template trip plus its start time
+    src = int(tt.trip_source[js[0].rides[0].trip])
+    assert (trips.trip_id[src], trips.start_time[src]) == ("T1", "08:30:00")
 
 
 def test_calendar_date_exception_removes_the_service_that_day(tmp_path):
