@@ -156,9 +156,7 @@ def build_network(
         key = tb.day_signature(feed, date)
         date_keys[date] = key
         if key not in timetables:
-            timetables[key] = tb.compile_timetable(
-                feed, date, stops, routes, footpaths, templates
-            )
+            timetables[key] = tb.compile_timetable(feed, date, stops, routes, footpaths, templates)
     bar.update()
 
     step("write")

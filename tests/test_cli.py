@@ -30,15 +30,28 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def test_plan_kamppi_to_kruununhaka_rides_a_real_hsl_tram(capsys, network):
-    code, out, _ = run(capsys, "plan", "--network", network, "--from", KAMPPI,
-                       "--to", KRUUNUNHAKA, "--at", AT, "--json")
+    code, out, _ = run(
+        capsys,
+        "plan",
+        "--network",
+        network,
+        "--from",
+        KAMPPI,
+        "--to",
+        KRUUNUNHAKA,
+        "--at",
+        AT,
+        "--json",
+    )
     assert code == 0
     doc = json.loads(out)
     rides = [leg for it in doc["itineraries"] for leg in it["legs"] if leg["mode"] != "WALK"]
     assert rides, doc
     first = rides[0]
-    summary = (f"{first['mode']} {first['route']['short_name']} {first['from']['name']} "
-               f"{first['start'][11:16]} -> {first['to']['name']} {first['end'][11:16]}")
+    summary = (
+        f"{first['mode']} {first['route']['short_name']} {first['from']['name']} "
+        f"{first['start'][11:16]} -> {first['to']['name']} {first['end'][11:16]}"
+    )
     assert summary == "TRAM 9 Kampintori 08:01 -> Kaisaniemenpuisto 08:07"
     # the departure is HSL's: frequencies.txt runs trip ..._0740 every 600 s from 07:10 to
     # 08:30, and its 07:50 run reaches Kampintori at 08:01
@@ -49,15 +62,27 @@ def test_plan_kamppi_to_kruununhaka_rides_a_real_hsl_tram(capsys, network):
 
 
 def test_plan_text_output_names_route_stops_and_times(capsys, network):
-    code, out, _ = run(capsys, "plan", "--network", network, "--from", KAMPPI,
-                       "--to", KRUUNUNHAKA, "--at", AT)
+    code, out, _ = run(
+        capsys, "plan", "--network", network, "--from", KAMPPI, "--to", KRUUNUNHAKA, "--at", AT
+    )
     assert code == 0
     assert "tram 9 towards Pasila as.: Kampintori [1040408] 08:01 -> Kaisaniemenpuisto" in out
 
 
 def test_walking_legs_carry_street_geometry_from_the_exact_coordinates(capsys, network):
-    _, out, _ = run(capsys, "plan", "--network", network, "--from", KAMPPI,
-                    "--to", KRUUNUNHAKA, "--at", AT, "--json")
+    _, out, _ = run(
+        capsys,
+        "plan",
+        "--network",
+        network,
+        "--from",
+        KAMPPI,
+        "--to",
+        KRUUNUNHAKA,
+        "--at",
+        AT,
+        "--json",
+    )
     legs = json.loads(out)["itineraries"][0]["legs"]
     first_walk = legs[0]["geometry"]["coordinates"]
     assert first_walk[0] == [24.9316, 60.1685]
@@ -67,8 +92,20 @@ def test_walking_legs_carry_street_geometry_from_the_exact_coordinates(capsys, n
 
 
 def test_arrive_by_arrives_before_the_deadline(capsys, network):
-    code, out, _ = run(capsys, "plan", "--network", network, "--from", KAMPPI,
-                       "--to", KRUUNUNHAKA, "--at", AT, "--arrive-by", "--json")
+    code, out, _ = run(
+        capsys,
+        "plan",
+        "--network",
+        network,
+        "--from",
+        KAMPPI,
+        "--to",
+        KRUUNUNHAKA,
+        "--at",
+        AT,
+        "--arrive-by",
+        "--json",
+    )
     assert code == 0
     its = json.loads(out)["itineraries"]
     assert its and all(it["end"] <= "2022-02-22T08:00:00+02:00" for it in its)
@@ -76,16 +113,30 @@ def test_arrive_by_arrives_before_the_deadline(capsys, network):
 
 
 def test_range_query_lists_several_departures(capsys, network):
-    code, out, _ = run(capsys, "plan", "--network", network, "--from", KAMPPI,
-                       "--to", KRUUNUNHAKA, "--at", AT, "--window", "60", "--json")
+    code, out, _ = run(
+        capsys,
+        "plan",
+        "--network",
+        network,
+        "--from",
+        KAMPPI,
+        "--to",
+        KRUUNUNHAKA,
+        "--at",
+        AT,
+        "--window",
+        "60",
+        "--json",
+    )
     assert code == 0
     starts = {it["start"] for it in json.loads(out)["itineraries"]}
     assert len(starts) >= 4
 
 
 def test_origin_equal_to_destination_is_a_zero_walk(capsys, network):
-    code, out, _ = run(capsys, "plan", "--network", network, "--from", KAMPPI,
-                       "--to", KAMPPI, "--at", AT, "--json")
+    code, out, _ = run(
+        capsys, "plan", "--network", network, "--from", KAMPPI, "--to", KAMPPI, "--at", AT, "--json"
+    )
     assert code == 0
     (it,) = json.loads(out)["itineraries"]
     assert it["duration_s"] == 0 and it["transfers"] == 0
@@ -101,12 +152,18 @@ def test_origin_equal_to_destination_is_a_zero_walk(capsys, network):
         (["--from", "60.30,24.93", "--to", KRUUNUNHAKA, "--at", AT], "network covers lat"),
         (["--from", KAMPPI, "--to", KRUUNUNHAKA, "--at", "tomorrow"], "not ISO-8601"),
         (["--from", KAMPPI, "--to", KRUUNUNHAKA, "--at", "2022-02-22T08:00"], "UTC offset"),
-        (["--from", KAMPPI, "--to", KRUUNUNHAKA, "--at", "2022-03-01T08:00+02:00"],
-         "service on: 2022-02-22"),
-        (["--from", KAMPPI, "--to", KRUUNUNHAKA, "--at", AT, "--walk-speed", "0"],
-         "walk_speed_mps"),
-        (["--from", KAMPPI, "--to", KRUUNUNHAKA, "--at", AT, "--max-transfers", "-1"],
-         "max_transfers"),
+        (
+            ["--from", KAMPPI, "--to", KRUUNUNHAKA, "--at", "2022-03-01T08:00+02:00"],
+            "service on: 2022-02-22",
+        ),
+        (
+            ["--from", KAMPPI, "--to", KRUUNUNHAKA, "--at", AT, "--walk-speed", "0"],
+            "walk_speed_mps",
+        ),
+        (
+            ["--from", KAMPPI, "--to", KRUUNUNHAKA, "--at", AT, "--max-transfers", "-1"],
+            "max_transfers",
+        ),
     ],
 )
 def test_bad_plan_input_exits_2_with_one_line(capsys, network, argv, message):
@@ -118,14 +175,31 @@ def test_bad_plan_input_exits_2_with_one_line(capsys, network, argv, message):
 
 
 def test_plan_on_a_directory_that_is_no_network_says_so(capsys, tmp_path):
-    code, _, err = run(capsys, "plan", "--network", str(tmp_path), "--from", KAMPPI,
-                       "--to", KRUUNUNHAKA, "--at", AT)
+    code, _, err = run(
+        capsys,
+        "plan",
+        "--network",
+        str(tmp_path),
+        "--from",
+        KAMPPI,
+        "--to",
+        KRUUNUNHAKA,
+        "--at",
+        AT,
+    )
     assert code == 2 and "fairtrip build" in err
 
 
 def test_build_with_a_missing_gtfs_file_exits_2(capsys, tmp_path):
-    code, _, err = run(capsys, "build", "--gtfs", str(tmp_path / "none.zip"),
-                       "--out", str(tmp_path / "net"), "--quiet")
+    code, _, err = run(
+        capsys,
+        "build",
+        "--gtfs",
+        str(tmp_path / "none.zip"),
+        "--out",
+        str(tmp_path / "net"),
+        "--quiet",
+    )
     assert code == 2 and "does not exist" in err
 
 
@@ -133,8 +207,9 @@ def test_build_with_a_broken_zip_exits_2(capsys, tmp_path):
     bad = tmp_path / "feed.zip"
     with zipfile.ZipFile(bad, "w") as zf:
         zf.writestr("stops.txt", "stop_id\n1\n")
-    code, _, err = run(capsys, "build", "--gtfs", str(bad), "--out", str(tmp_path / "net"),
-                       "--quiet")
+    code, _, err = run(
+        capsys, "build", "--gtfs", str(bad), "--out", str(tmp_path / "net"), "--quiet"
+    )
     assert code == 2 and "missing GTFS tables" in err
     assert not (tmp_path / "net").exists()
 
@@ -147,8 +222,22 @@ def test_build_is_skipped_when_the_inputs_are_unchanged(capsys, helsinki_dir):
 def test_console_script_runs_in_a_fresh_process(helsinki_dir):
     env = {**os.environ, "FAIRTRIP_CACHE": str(helsinki_dir.parents[1])}
     res = subprocess.run(
-        [sys.executable, "-m", "fairtrip.cli", "plan", "--from", KAMPPI, "--to", KRUUNUNHAKA,
-         "--at", AT], capture_output=True, text=True, env=env, check=False,
+        [
+            sys.executable,
+            "-m",
+            "fairtrip.cli",
+            "plan",
+            "--from",
+            KAMPPI,
+            "--to",
+            KRUUNUNHAKA,
+            "--at",
+            AT,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert res.returncode == 0, res.stderr
     assert "Kampintori" in res.stdout
