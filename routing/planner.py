@@ -179,7 +179,7 @@ class Planner:
         # two points nearer to each other than to any street (the same doorstep, one park)
         # are walked between directly
         apart_m = float(haversine_m(origin.lat, origin.lon, dest.lat, dest.lon))
-        if apart_m <= origin.offset_m + dest.offset_m:
+        if apart_m <= min(origin.offset_m + dest.offset_m, opts.max_direct_walk_m):
             direct_s = min(direct_s or math.inf, apart_m / opts.walk_speed_mps)
         if direct_s is not None:
             walk_s = math.ceil(direct_s)
