@@ -17,6 +17,8 @@ from pathlib import Path
 
 from fairtrip.cache import InputMissingError
 from fairtrip.network import NetworkFileError
+from ingest.errors import IngestError
+from routing.errors import RoutingError
 
 log = logging.getLogger("fairtrip")
 
@@ -160,25 +162,12 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `fairtrip` console script."""
-    from routing.errors import RoutingError
-
     args = make_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    expected: tuple[type[BaseException], ...] = (
-        UsageError,
-        RoutingError,
-        NetworkFileError,
-        InputMissingError,
-    )
-    try:
-        from ingest.errors import IngestError
-
-        expected = (*expected, IngestError)
-    except ImportError:  # pragma: no cover - ingest is part of the distribution
-        pass
+    expected = (UsageError, RoutingError, NetworkFileError, InputMissingError, IngestError)
     try:
         return int(args.func(args))
     except expected as exc:

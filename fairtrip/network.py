@@ -37,6 +37,9 @@ from routing.timetable import Timetable
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+#: a query this long after the start of a compiled service day may still use its timetable
+#: when the next day has none (a 01:30 query on the feed's last night)
+LATE_NIGHT_HORIZON_S = 30 * 3600
 
 
 class NetworkFileError(FileNotFoundError):
@@ -172,7 +175,9 @@ class Network:
         """
         d = dt.date.fromisoformat(date)
         noon = dt.datetime(d.year, d.month, d.day, 12, tzinfo=self.timezone)
-        return noon - dt.timedelta(hours=12)
+        # in UTC: arithmetic on a zone-aware datetime would move the wall clock instead
+        start = noon.astimezone(dt.UTC) - dt.timedelta(hours=12)
+        return start.astimezone(self.timezone)
 
     def resolve(self, when: dt.datetime) -> tuple[str, str, int]:
         """(service date, timetable key, seconds into that service day) for an aware datetime."""
@@ -182,13 +187,18 @@ class Network:
         date = local.date().isoformat()
         table = self.manifest["service_dates"]
         if date not in table:
+            # after midnight, yesterday's service day may still run (times past 24:00)
+            yesterday = (local.date() - dt.timedelta(days=1)).isoformat()
+            late = (when - self.service_day_start(yesterday)).total_seconds()
+            if yesterday in table and late < LATE_NIGHT_HORIZON_S:
+                return yesterday, table[yesterday], round(late)
             raise ServiceDateError(date, self.service_dates)
         seconds = round((when - self.service_day_start(date)).total_seconds())
         return date, table[date], seconds
 
     def at(self, date: str, seconds: int) -> dt.datetime:
         """Service-day seconds back to an aware local datetime."""
-        start = self.service_day_start(date)
+        start = self.service_day_start(date).astimezone(dt.UTC)
         return (start + dt.timedelta(seconds=seconds)).astimezone(self.timezone)
 
     # -- per-worker searchers ---------------------------------------------------------------

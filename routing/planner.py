@@ -147,6 +147,7 @@ class Planner:
         """Journeys between two coordinates leaving at (or, arrive_by, arriving by) `time_s`."""
         opts = options or PlanOptions()
         opts.check()
+        check_time(time_s)
         origin = self.walk_index.snap(origin_lat, origin_lon)
         dest = self.walk_index.snap(dest_lat, dest_lon)
         access = self.stop_walk_times(

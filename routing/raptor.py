@@ -414,11 +414,10 @@ class Raptor:
                 if not tt.pattern_flags[tt.pattern_stop_ptr[p] + pos] & CAN_BOARD:
                     continue
                 deps = tt.departures(p, pos)
-                a, b = np.searchsorted(deps, [lo_s + w, hi_s + w], side="left")
-                b2 = np.searchsorted(deps, hi_s + w, side="right")
-                if b2 > a:
-                    times.append(deps[a:b2].astype(np.int64) - w)
-                del b
+                first = np.searchsorted(deps, lo_s + w, side="left")
+                last = np.searchsorted(deps, hi_s + w, side="right")
+                if last > first:
+                    times.append(deps[first:last].astype(np.int64) - w)
         return np.unique(np.concatenate(times))[::-1]
 
     # -- journeys --------------------------------------------------------------------------
