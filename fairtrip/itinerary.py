@@ -221,6 +221,9 @@ def format_text(doc: dict[str, Any]) -> str:
     def hhmm(iso: str) -> str:
         return iso[11:16]
 
+    def minutes(seconds: int) -> int:
+        return max(1, round(seconds / 60)) if seconds > 0 else 0
+
     if not doc["itineraries"]:
         return f"No itinerary: {doc['reason']}\n"
     lines = []
@@ -228,14 +231,14 @@ def format_text(doc: dict[str, Any]) -> str:
         transfers = it["transfers"]
         lines.append(
             f"Itinerary {n}: {hhmm(it['start'])} -> {hhmm(it['end'])} "
-            f"({it['duration_s'] // 60} min, {transfers} transfer{'s' if transfers != 1 else ''}, "
+            f"({minutes(it['duration_s'])} min, {transfers} transfer{'s' if transfers != 1 else ''}, "
             f"walk {it['walk_distance_m']:.0f} m)"
         )
         for leg in it["legs"]:
             if leg["mode"] == "WALK":
                 lines.append(
                     f"  {hhmm(leg['start'])}  walk {leg['distance_m']:.0f} m "
-                    f"({leg['duration_s'] // 60} min) to {leg['to']['name']}"
+                    f"({minutes(leg['duration_s'])} min) to {leg['to']['name']}"
                     + (f" [{leg['to']['stop_id']}]" if "stop_id" in leg["to"] else "")
                 )
             else:
