@@ -24,6 +24,8 @@ from functools import cached_property
 import numba
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse
+import scipy.sparse.csgraph
 import shapely
 
 from routing.errors import OutsideNetworkError, QueryError
@@ -515,7 +517,9 @@ def _route_search_astar(
     while size > 0:
         key = heap_key[0]
         v = heap_node[0]
-        if key >= best_cost:
+        # key never overestimates the cost through v, so nothing left can beat best_cost
+        # or arrive within max_cost
+        if key >= best_cost or key > max_cost:
             break
         size = _heap_pop(heap_key, heap_node, size)
         g = dist[v]
@@ -530,12 +534,14 @@ def _route_search_astar(
             w = adj_node[j]
             cost = g + adj_time[j] * speed_factor
             if cost < dist[w] and cost <= max_cost:
+                hw = math.hypot(node_x[w] - target_x, node_y[w] - target_y) * s_per_m
+                if cost + hw > max_cost:
+                    continue
                 if dist[w] == np.inf:
                     touched[n_touched] = w
                     n_touched += 1
                 dist[w] = cost
                 pred[w] = adj_edge[j]
-                hw = math.hypot(node_x[w] - target_x, node_y[w] - target_y) * s_per_m
                 size = _heap_push(heap_key, heap_node, size, cost + hw, w)
     _heap_clear(heap_key, size)
     return n_touched, best_cost, best_entry
@@ -658,6 +664,14 @@ class StreetSearch:
         min_lon, min_lat, max_lon, max_lat = graph.bbox
         self._projection = LocalProjection((min_lat + max_lat) / 2, (min_lon + max_lon) / 2)
         self._node_x, self._node_y = self._projection.to_xy(graph.node_lat, graph.node_lon)
+        # weakly connected pieces: two points in different pieces cannot reach each other (the
+        # two Helsinki extracts), which spares a search of the whole piece to find that out
+        adjacency = scipy.sparse.csr_matrix(
+            (np.ones(m, dtype=np.int8), graph.edge_head, graph.edge_ptr), shape=(n, n)
+        )
+        _, self._component = scipy.sparse.csgraph.connected_components(
+            adjacency, directed=True, connection="weak"
+        )
         positive = graph.edge_length_m > 0
         self._min_s_per_m = (
             float(np.min(graph.edge_time_s[positive] / graph.edge_length_m[positive]))
@@ -808,6 +822,9 @@ class StreetSearch:
         offsets_s = (origin.offset_m + target.offset_m) / offset_speed_mps
         budget = max_time_s - offsets_s
         if not budget >= 0:
+            return None
+        component = self._component
+        if component[graph.edge_head[origin.edge]] != component[graph.edge_head[target.edge]]:
             return None
         seed_node, seed_cost = self._exits(origin, speed_factor, backward=False)
         entry_node, entry_cost = self._exits(target, speed_factor, backward=True)
