@@ -229,9 +229,10 @@ def format_text(doc: dict[str, Any]) -> str:
     lines = []
     for n, it in enumerate(doc["itineraries"], 1):
         transfers = it["transfers"]
+        plural = "s" if transfers != 1 else ""
         lines.append(
             f"Itinerary {n}: {hhmm(it['start'])} -> {hhmm(it['end'])} "
-            f"({minutes(it['duration_s'])} min, {transfers} transfer{'s' if transfers != 1 else ''}, "
+            f"({minutes(it['duration_s'])} min, {transfers} transfer{plural}, "
             f"walk {it['walk_distance_m']:.0f} m)"
         )
         for leg in it["legs"]:

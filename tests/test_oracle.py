@@ -120,3 +120,31 @@ def test_arrive_by_departure_reaches_the_destination_in_time(helsinki):
             # leaving at that departure, a forward search arrives no later than the deadline
             fwd = planner.transit.depart_at(plan.access, plan.egress, j.depart_s)
             assert fwd and min(f.arrive_s for f in fwd) <= deadline
+
+
+def test_every_range_journey_is_the_earliest_arrival_for_its_departure(helsinki):
+    key = helsinki.manifest["service_dates"]["2022-02-22"]
+    planner = helsinki.planner(key)
+    rng = np.random.default_rng(11)
+    min_lon, min_lat, max_lon, max_lat = helsinki.streets["walk"].bbox
+    done = journeys = 0
+    while done < 60:
+        lat = rng.uniform(min_lat, max_lat, 2)
+        lon = rng.uniform(min_lon, max_lon, 2)
+        try:
+            o = planner.walk_index.snap(lat[0], lon[0])
+            d = planner.walk_index.snap(lat[1], lon[1])
+        except OutsideNetworkError:
+            continue
+        done += 1
+        acc = planner.stop_walk_times(o, max_walk_m=1000, walk_speed_mps=1.33, to_point=False)
+        egr = planner.stop_walk_times(d, max_walk_m=1000, walk_speed_mps=1.33, to_point=True)
+        found = planner.transit.depart_window(acc, egr, 8 * 3600, 3600)
+        departures = [j.depart_s for j in found]
+        assert departures == sorted(departures)
+        for j in found:
+            assert j.depart_s >= 8 * 3600
+            best = planner.transit.depart_at(acc, egr, j.depart_s, max_transfers=j.n_transfers)
+            assert best and best[-1].arrive_s == j.arrive_s
+            journeys += 1
+    assert journeys > 100
