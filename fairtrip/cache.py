@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-#: bump when the compiler's output changes, so cached networks are rebuilt
+#: bump when the timetable compiler's output changes, so cached networks are rebuilt (the
+#: street builder has its own version, `ingest.osm_streets.BUILD_VERSION`, hashed alongside)
 BUILD_VERSION = "2"
 MANIFEST = "manifest.json"
 
@@ -26,8 +27,10 @@ def input_hash(paths: Sequence[Path], options: dict[str, Any]) -> str:
     """SHA-256 over the input files' names and bytes (in order), the options and the build
     version: the key a compiled network is cached under.
     """
+    from ingest.osm_streets import BUILD_VERSION as STREETS_VERSION
+
     h = hashlib.sha256()
-    h.update(f"fairtrip-build {BUILD_VERSION}\n".encode())
+    h.update(f"fairtrip-build {BUILD_VERSION} {STREETS_VERSION}\n".encode())
     h.update(json.dumps(options, sort_keys=True).encode())
     for given in paths:
         p = Path(given)
