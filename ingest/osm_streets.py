@@ -57,7 +57,7 @@ from __future__ import annotations
 import logging
 import re
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,6 +65,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from ingest.errors import InputFileError, OsmError
 from routing.streets import StreetGraph
 
 if TYPE_CHECKING:
@@ -300,6 +301,14 @@ def _split_at_missing(
         yield run
 
 
+def _read_or_raise(objects: Iterable[Any], path: Path) -> Iterator[Any]:
+    """Yield pyosmium's objects, turning its errors on a damaged file into an OsmError."""
+    try:
+        yield from objects
+    except RuntimeError as exc:  # pyosmium reports corrupt or truncated input this way
+        raise OsmError(f"{path}: not a readable OSM file ({exc})") from exc
+
+
 def _filter_ways(pbf_paths: Sequence[Path], profile: str) -> _FilteredWays:
     """Stream the extracts and keep the profile's ways (pyosmium, node locations attached)."""
     import osmium
@@ -310,7 +319,7 @@ def _filter_ways(pbf_paths: Sequence[Path], profile: str) -> _FilteredWays:
     for path in pbf_paths:
         n_before = len(out.run_nodes)
         processor = osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
-        for obj in processor.with_locations():
+        for obj in _read_or_raise(processor.with_locations(), path):
             if not obj.is_way() or "highway" not in obj.tags or obj.id in seen_ways:
                 continue
             seen_ways.add(obj.id)
@@ -393,7 +402,7 @@ def _osmnx_graph(
     if min_component_nodes > 1:
         _prune_islands(graph, min_component_nodes)
     if len(graph) == 0:
-        raise ValueError(
+        raise OsmError(
             f"every {profile} street lies in a piece smaller than {min_component_nodes} nodes"
         )
     return ox.simplify_graph(
@@ -537,11 +546,11 @@ def build_street_graph(
     paths = [Path(p) for p in pbf_paths]
     missing = [str(p) for p in paths if not p.is_file()]
     if not paths or missing:
-        raise FileNotFoundError(f"OSM extracts not found: {missing or 'none given'}")
+        raise InputFileError(f"OSM extracts not found: {missing or 'none given'}")
 
     ways = _filter_ways(paths, profile)
     if not ways.run_nodes:
-        raise ValueError(f"no {profile} ways in {[p.name for p in paths]}")
+        raise OsmError(f"no {profile} ways in {[p.name for p in paths]}")
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="fairtrip-streets-") as tmp:
             graph = _osmnx_graph(ways, profile, Path(tmp) / f"{profile}.osm", min_component_nodes)

@@ -241,3 +241,26 @@ def test_console_script_runs_in_a_fresh_process(helsinki_dir):
     )
     assert res.returncode == 0, res.stderr
     assert "Kampintori" in res.stdout
+
+
+def test_build_with_a_damaged_osm_file_exits_2_and_keeps_the_old_network(capsys, tmp_path):
+    from fairtrip.embedded import helsinki
+
+    bad = tmp_path / "bad.osm.pbf"
+    bad.write_bytes(b"this is not a protobuf")
+    out = tmp_path / "net"
+    out.mkdir()
+    (out / "keep.txt").write_text("old network")
+    code, _, err = run(
+        capsys,
+        "build",
+        "--gtfs",
+        str(helsinki().gtfs),
+        "--osm",
+        str(bad),
+        "--out",
+        str(out),
+        "--quiet",
+    )
+    assert code == 2 and "not a readable OSM file" in err and err.count("\n") == 1
+    assert (out / "keep.txt").read_text() == "old network"
