@@ -498,21 +498,10 @@ def _route_search_astar(
     the best entry cost found, no path can beat it; far fewer nodes are settled than with
     plain Dijkstra on a long walk.
     """
-    for i in range(n_touched):
-        dist[touched[i]] = np.inf
-    n_touched = 0
-    size = 0
-    for i in range(len(seed_node)):
-        v = seed_node[i]
-        c = seed_cost[i]
-        if c <= max_cost and c < dist[v]:
-            if dist[v] == np.inf:
-                touched[n_touched] = v
-                n_touched += 1
-            dist[v] = c
-            pred[v] = -2 - i
-            h = math.hypot(node_x[v] - target_x, node_y[v] - target_y) * s_per_m
-            size = _heap_push(heap_key, heap_node, size, c + h, v)
+    # the seeds go in keyed by cost alone: an underestimate, which A* tolerates
+    n_touched, size = _seed(
+        seed_node, seed_cost, max_cost, dist, pred, touched, n_touched, heap_key, heap_node
+    )
     best_entry = -1
     while size > 0:
         key = heap_key[0]

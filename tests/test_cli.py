@@ -29,20 +29,15 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_plan_kamppi_to_kruununhaka_rides_a_real_hsl_tram(capsys, network):
-    code, out, _ = run(
-        capsys,
-        "plan",
-        "--network",
-        network,
-        "--from",
-        KAMPPI,
-        "--to",
-        KRUUNUNHAKA,
-        "--at",
-        AT,
-        "--json",
+def plan(capsys, network: str, *extra: str, to: str = KRUUNUNHAKA) -> tuple[int, str, str]:
+    """`fairtrip plan` from Kamppi at 08:00 on the embedded day, plus `extra` options."""
+    return run(
+        capsys, "plan", "--network", network, "--from", KAMPPI, "--to", to, "--at", AT, *extra
     )
+
+
+def test_plan_kamppi_to_kruununhaka_rides_a_real_hsl_tram(capsys, network):
+    code, out, _ = plan(capsys, network, "--json")
     assert code == 0
     doc = json.loads(out)
     rides = [leg for it in doc["itineraries"] for leg in it["legs"] if leg["mode"] != "WALK"]
@@ -62,27 +57,13 @@ def test_plan_kamppi_to_kruununhaka_rides_a_real_hsl_tram(capsys, network):
 
 
 def test_plan_text_output_names_route_stops_and_times(capsys, network):
-    code, out, _ = run(
-        capsys, "plan", "--network", network, "--from", KAMPPI, "--to", KRUUNUNHAKA, "--at", AT
-    )
+    code, out, _ = plan(capsys, network)
     assert code == 0
     assert "tram 9 towards Pasila as.: Kampintori [1040408] 08:01 -> Kaisaniemenpuisto" in out
 
 
 def test_walking_legs_carry_street_geometry_from_the_exact_coordinates(capsys, network):
-    _, out, _ = run(
-        capsys,
-        "plan",
-        "--network",
-        network,
-        "--from",
-        KAMPPI,
-        "--to",
-        KRUUNUNHAKA,
-        "--at",
-        AT,
-        "--json",
-    )
+    _, out, _ = plan(capsys, network, "--json")
     legs = json.loads(out)["itineraries"][0]["legs"]
     first_walk = legs[0]["geometry"]["coordinates"]
     assert first_walk[0] == [24.9316, 60.1685]
@@ -92,20 +73,7 @@ def test_walking_legs_carry_street_geometry_from_the_exact_coordinates(capsys, n
 
 
 def test_arrive_by_arrives_before_the_deadline(capsys, network):
-    code, out, _ = run(
-        capsys,
-        "plan",
-        "--network",
-        network,
-        "--from",
-        KAMPPI,
-        "--to",
-        KRUUNUNHAKA,
-        "--at",
-        AT,
-        "--arrive-by",
-        "--json",
-    )
+    code, out, _ = plan(capsys, network, "--arrive-by", "--json")
     assert code == 0
     its = json.loads(out)["itineraries"]
     assert its and all(it["end"] <= "2022-02-22T08:00:00+02:00" for it in its)
@@ -113,30 +81,14 @@ def test_arrive_by_arrives_before_the_deadline(capsys, network):
 
 
 def test_range_query_lists_several_departures(capsys, network):
-    code, out, _ = run(
-        capsys,
-        "plan",
-        "--network",
-        network,
-        "--from",
-        KAMPPI,
-        "--to",
-        KRUUNUNHAKA,
-        "--at",
-        AT,
-        "--window",
-        "60",
-        "--json",
-    )
+    code, out, _ = plan(capsys, network, "--window", "60", "--json")
     assert code == 0
     starts = {it["start"] for it in json.loads(out)["itineraries"]}
     assert len(starts) >= 4
 
 
 def test_origin_equal_to_destination_is_a_zero_walk(capsys, network):
-    code, out, _ = run(
-        capsys, "plan", "--network", network, "--from", KAMPPI, "--to", KAMPPI, "--at", AT, "--json"
-    )
+    code, out, _ = plan(capsys, network, "--json", to=KAMPPI)
     assert code == 0
     (it,) = json.loads(out)["itineraries"]
     assert it["duration_s"] == 0 and it["transfers"] == 0
