@@ -8,6 +8,7 @@ import platform
 import resource
 import statistics
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,18 @@ def machine() -> dict[str, Any]:
         "numba": numba.__version__,
         "commit": commit,
     }
+
+
+def run_snippet(code: str, *args: str) -> dict[str, Any]:
+    """Run `code` in a fresh interpreter at the repository root; it prints one JSON line."""
+    res = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    return json.loads(res.stdout.strip().splitlines()[-1])
 
 
 def peak_rss_mib() -> float:

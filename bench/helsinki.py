@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import machine, save, stats_ms
+from bench.common import machine, run_snippet, save, stats_ms
 from routing.planner import Planner
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,28 +85,12 @@ def main(argv: list[str] | None = None) -> None:
     from routing.planner import PlanOptions
 
     with tempfile.TemporaryDirectory() as tmp:
-        res = subprocess.run(
-            [sys.executable, "-c", BUILD_SNIPPET, str(Path(tmp) / "net")],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=ROOT,
-        )
-        build = json.loads(res.stdout.strip().splitlines()[-1])
+        build = run_snippet(BUILD_SNIPPET, str(Path(tmp) / "net"))
 
     path = ensure_embedded_network(progress=False)
     net = Network.load(path)
     key = net.manifest["service_dates"]["2022-02-22"]
-    loads = []
-    for _ in range(5):
-        res = subprocess.run(
-            [sys.executable, "-c", LOAD_SNIPPET, str(path), key],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=ROOT,
-        )
-        loads.append(json.loads(res.stdout.strip().splitlines()[-1]))
+    loads = [run_snippet(LOAD_SNIPPET, str(path), key) for _ in range(5)]
 
     planner = net.planner(key)
     rng = np.random.default_rng(args.seed)

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-from bench.common import machine, peak_rss_mib, save, stats_ms
+from bench.common import machine, peak_rss_mib, run_snippet, save, stats_ms
 from bench.nyc_gtfs import DEFAULT_CACHE_DIR, prepare_nyc_gtfs, weekday_in_range
 
 log = logging.getLogger("bench.nyc")
@@ -32,7 +30,7 @@ from routing.raptor import Raptor
 net = Network.load(sys.argv[1])
 tt, trips = net.timetable(sys.argv[2])
 r = Raptor(tt)
-print(time.perf_counter() - t)
+print(time.perf_counter() - t)  # a JSON number
 """
 
 
@@ -62,16 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     build_seconds = net.manifest["build_seconds"]
 
     # load time in a fresh interpreter (page cache warm: the files were just written or read)
-    loads = []
-    for _ in range(5):
-        res = subprocess.run(
-            [sys.executable, "-c", LOAD_SNIPPET, str(out), key],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=Path(__file__).resolve().parents[1],
-        )
-        loads.append(float(res.stdout.strip().splitlines()[-1]))
+    loads = [float(run_snippet(LOAD_SNIPPET, str(out), key)) for _ in range(5)]
 
     tt, _ = net.timetable(key)
     raptor = Raptor(tt)

@@ -424,61 +424,6 @@ def _route_search(
     entry_cost: np.ndarray,
     best_cost: float,
     max_cost: float,
-    dist: np.ndarray,
-    pred: np.ndarray,
-    touched: np.ndarray,
-    n_touched: int,
-    heap_key: np.ndarray,
-    heap_node: np.ndarray,
-) -> tuple[int, float, int]:  # pragma: no cover - compiled
-    """Dijkstra with predecessor edges that stops once no entry to the target can improve.
-
-    ``best_cost`` starts at the direct same-edge cost (inf if none). Returns (#touched, best
-    cost, index of the entry it came through or -1 for the direct connection).
-    """
-    n_touched, size = _seed(
-        seed_node, seed_cost, max_cost, dist, pred, touched, n_touched, heap_key, heap_node
-    )
-    best_entry = -1
-    while size > 0:
-        key = heap_key[0]
-        v = heap_node[0]
-        if key >= best_cost or key > max_cost:
-            break
-        size = _heap_pop(heap_key, heap_node, size)
-        if key > dist[v]:
-            continue
-        for i in range(len(entry_node)):
-            if entry_node[i] == v and key + entry_cost[i] < best_cost:
-                best_cost = key + entry_cost[i]
-                best_entry = i
-        for j in range(ptr[v], ptr[v + 1]):
-            w = adj_node[j]
-            cost = key + adj_time[j] * speed_factor
-            if cost < dist[w] and cost <= max_cost:
-                if dist[w] == np.inf:
-                    touched[n_touched] = w
-                    n_touched += 1
-                dist[w] = cost
-                pred[w] = adj_edge[j]
-                size = _heap_push(heap_key, heap_node, size, cost, w)
-    _heap_clear(heap_key, size)
-    return n_touched, best_cost, best_entry
-
-
-@numba.njit(cache=True)
-def _route_search_astar(
-    ptr: np.ndarray,
-    adj_node: np.ndarray,
-    adj_edge: np.ndarray,
-    adj_time: np.ndarray,
-    speed_factor: float,
-    seed_node: np.ndarray,
-    seed_cost: np.ndarray,
-    entry_node: np.ndarray,
-    entry_cost: np.ndarray,
-    best_cost: float,
-    max_cost: float,
     node_x: np.ndarray,
     node_y: np.ndarray,
     target_x: float,
@@ -491,7 +436,10 @@ def _route_search_astar(
     heap_key: np.ndarray,
     heap_node: np.ndarray,
 ) -> tuple[int, float, int]:  # pragma: no cover - compiled
-    """`_route_search` guided towards the target (A*).
+    """Point-to-point A* with predecessor edges; stops once no entry to the target can improve.
+
+    ``best_cost`` starts at the direct same-edge cost (inf if none). Returns (#touched, best
+    cost, index of the entry it came through or -1 for the direct connection).
 
     The heap is keyed by cost so far plus the straight-line distance to the target at the
     fastest pace any edge allows. That never overestimates, so once the smallest key reaches
@@ -823,7 +771,7 @@ class StreetSearch:
         # (the point is taken from the edge itself, not from the snap's copy of it)
         piece_lat, piece_lon = self._edge_piece(target.edge, 0.0, target.fraction)
         tx, ty = self._projection.to_xy(piece_lat[-1], piece_lon[-1])
-        self._n_touched, best, entry = _route_search_astar(
+        self._n_touched, best, entry = _route_search(
             graph.edge_ptr,
             graph.edge_head,
             self._edge_ids,
