@@ -17,6 +17,8 @@ from typing import Any
 #: street builder has its own version, `ingest.osm_streets.BUILD_VERSION`, hashed alongside)
 BUILD_VERSION = "2"
 MANIFEST = "manifest.json"
+#: a stop farther than this from any walkable street is treated as off the street network
+STOP_SNAP_M = 150.0
 
 
 class InputMissingError(FileNotFoundError):
@@ -65,6 +67,6 @@ def cache_root() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "fairtrip"
 
 
-def build_options(dates: Sequence[str] | None, stop_snap_m: float) -> dict[str, Any]:
+def build_options(dates: Sequence[str] | None) -> dict[str, Any]:
     """The build options that change the output, as hashed into the cache key."""
-    return {"dates": sorted(dates) if dates else None, "stop_snap_m": stop_snap_m}
+    return {"dates": sorted(dates) if dates else None, "stop_snap_m": STOP_SNAP_M}

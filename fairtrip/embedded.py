@@ -11,8 +11,6 @@ from fairtrip.cache import build_options, cache_root, input_hash, is_up_to_date
 
 log = logging.getLogger(__name__)
 
-STOP_SNAP_M = 150.0
-
 
 @dataclass(frozen=True)
 class CityInputs:
@@ -42,17 +40,15 @@ def helsinki() -> CityInputs:
     )
 
 
-def network_dir(city: CityInputs) -> Path:
-    """Cache directory for `city`, named by the hash of its inputs."""
-    digest = input_hash([city.gtfs, *city.osm], build_options(None, STOP_SNAP_M))
-    return cache_root() / "networks" / f"helsinki-{digest[:12]}"
-
-
 def ensure_embedded_network(*, progress: bool = True) -> Path:
-    """Path of the compiled embedded city, compiling it first if the cache lacks it."""
+    """Path of the compiled embedded city, compiling it first if the cache lacks it.
+
+    The cache directory is named by the hash of the inputs, so a changed input or compiler
+    gets a new directory instead of overwriting one another process may be reading.
+    """
     city = helsinki()
-    out = network_dir(city)
-    digest = input_hash([city.gtfs, *city.osm], build_options(None, STOP_SNAP_M))
+    digest = input_hash([city.gtfs, *city.osm], build_options(None))
+    out = cache_root() / "networks" / f"helsinki-{digest[:12]}"
     if is_up_to_date(out, digest):
         return out
     log.info("compiling the embedded Helsinki network into %s (first run only)", out)

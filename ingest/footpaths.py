@@ -20,7 +20,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from routing.geo import LocalProjection, haversine_m
-from routing.planner import DEFAULT_WALK_SPEED_MPS, StopSnaps
+from routing.planner import DEFAULT_WALK_SPEED_MPS, StopSnaps, StopTargets
 from routing.streets import StreetGraph, StreetSearch
 from routing.timetable_builder import Footpaths
 
@@ -37,23 +37,16 @@ def street_footpaths(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(from, to, seconds) for every pair of snapped stops within reach on the walk network."""
     search = StreetSearch(walk)
-    snapped = np.flatnonzero(snaps.edge >= 0).astype(np.int32)
+    targets = StopTargets.of(snaps)
     frm: list[np.ndarray] = []
     to: list[np.ndarray] = []
     sec: list[np.ndarray] = []
-    for s in snapped.tolist():
-        times = search.times_to(
-            snaps.snap(s),
-            snaps.edge[snapped],
-            snaps.fraction[snapped],
-            snaps.offset_m[snapped],
-            max_time_s=max_transfer_s,
-            offset_speed_mps=DEFAULT_WALK_SPEED_MPS,
-        )
-        ok = np.isfinite(times) & (snapped != s)
-        frm.append(np.full(int(ok.sum()), s, dtype=np.int32))
-        to.append(snapped[ok])
-        sec.append(np.ceil(times[ok]).astype(np.int32))
+    for s in targets.stops.tolist():
+        reach = targets.walk_times(search, snaps.snap(s), max_time_s=max_transfer_s)
+        other = reach.stops != s
+        frm.append(np.full(int(other.sum()), s, dtype=np.int32))
+        to.append(reach.stops[other])
+        sec.append(reach.seconds[other])
     if not frm:
         empty = np.zeros(0, dtype=np.int32)
         return empty, empty, empty

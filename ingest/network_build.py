@@ -16,7 +16,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from fairtrip.cache import BUILD_VERSION, build_options, input_hash, is_up_to_date
+from fairtrip.cache import (
+    BUILD_VERSION,
+    STOP_SNAP_M,
+    build_options,
+    input_hash,
+    is_up_to_date,
+)
 from fairtrip.network import Trips, write_network
 from ingest import timetable_build as tb
 from ingest.errors import InputFileError
@@ -33,8 +39,6 @@ from routing.timetable import Timetable
 
 log = logging.getLogger(__name__)
 
-#: a stop farther than this from any walkable street is treated as off the street network
-STOP_SNAP_M = 150.0
 PROFILES = ("walk", "bike", "car")
 
 
@@ -86,7 +90,7 @@ def build_network(
     out = Path(out)
     gtfs = Path(gtfs)
     osm = [Path(p) for p in osm]
-    digest = input_hash([gtfs, *osm], build_options(dates, STOP_SNAP_M))
+    digest = input_hash([gtfs, *osm], build_options(dates))
     if not force and is_up_to_date(out, digest):
         log.info("network %s is up to date (inputs %s)", out, digest[:12])
         return out

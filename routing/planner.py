@@ -51,6 +51,57 @@ class StopSnaps:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class StopTargets:
+    """The stops that sit on the walk graph, laid out as a one-to-many walk search takes them.
+
+    Built once per network (per worker), so no query re-slices the stop arrays.
+    """
+
+    stops: npt.NDArray[np.int32]
+    edge: npt.NDArray[np.int32]
+    fraction: npt.NDArray[np.float64]
+    offset_m: npt.NDArray[np.float64]
+
+    @classmethod
+    def of(cls, snaps: StopSnaps) -> StopTargets:
+        """The snapped stops of `snaps` (edge >= 0)."""
+        stops = np.flatnonzero(snaps.edge >= 0).astype(np.int32)
+        return cls(
+            stops,
+            np.ascontiguousarray(snaps.edge[stops], dtype=np.int32),
+            np.ascontiguousarray(snaps.fraction[stops], dtype=np.float64),
+            np.ascontiguousarray(snaps.offset_m[stops], dtype=np.float64),
+        )
+
+    def walk_times(
+        self,
+        search: StreetSearch,
+        point: Snap,
+        *,
+        max_time_s: float,
+        walk_speed_mps: float = DEFAULT_WALK_SPEED_MPS,
+        to_point: bool = False,
+    ) -> StopTimes:
+        """Whole walking seconds between `point` and every stop within `max_time_s`.
+
+        to_point=False walks from the point to the stops (access, footpaths); True walks from
+        the stops to the point (egress), following one-way footways backwards if any.
+        """
+        times = search.times_to(
+            point,
+            self.edge,
+            self.fraction,
+            self.offset_m,
+            max_time_s=max_time_s,
+            speed_factor=DEFAULT_WALK_SPEED_MPS / walk_speed_mps,
+            offset_speed_mps=walk_speed_mps,
+            reverse=to_point,
+        )
+        ok = np.isfinite(times)
+        return StopTimes(self.stops[ok], np.ceil(times[ok]).astype(np.int32))
+
+
 @dataclass(frozen=True)
 class PlanOptions:
     """What a rider can tune; validated in `check`."""
@@ -111,29 +162,21 @@ class Planner:
         self.timetable = timetable
         self.walk_search = walk_search or StreetSearch(walk)
         self.transit = TransitSearch(timetable)
-        self._snapped = np.flatnonzero(stop_snaps.edge >= 0).astype(np.int32)
+        self._targets = StopTargets.of(stop_snaps)
 
     def stop_walk_times(
         self, point: Snap, *, max_walk_m: float, walk_speed_mps: float, to_point: bool
     ) -> StopTimes:
-        """Walking seconds between `point` and every stop within `max_walk_m`.
-
-        to_point=False walks from the point to the stops (access); True walks from the stops
-        to the point (egress), following one-way footways backwards where there are any.
+        """Walking seconds between `point` and every stop within `max_walk_m` (see
+        `StopTargets.walk_times`).
         """
-        s = self._snapped
-        times = self.walk_search.times_to(
+        return self._targets.walk_times(
+            self.walk_search,
             point,
-            self.stops.edge[s],
-            self.stops.fraction[s],
-            self.stops.offset_m[s],
             max_time_s=max_walk_m / walk_speed_mps,
-            speed_factor=DEFAULT_WALK_SPEED_MPS / walk_speed_mps,
-            offset_speed_mps=walk_speed_mps,
-            reverse=to_point,
+            walk_speed_mps=walk_speed_mps,
+            to_point=to_point,
         )
-        ok = np.isfinite(times)
-        return StopTimes(s[ok], np.ceil(times[ok]).astype(np.int32))
 
     def plan(
         self,
