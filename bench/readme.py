@@ -105,12 +105,98 @@ def render() -> str:
     )
 
 
+API_TEMPLATE = """
+**HTTP API under load** (`python -m bench.api_load`; {tool} on loopback, on the same
+machine as the server, so the load generator takes CPU from it). `/plan` with {queries:,}
+random Helsinki queries (street points 300 m-5 km apart, random minute 06:00-22:00),
+{seconds} s per run. Saturation is unpaced wrk with {sat_c} connections; the measured run
+paces the connections to about half of that. The synthetic fleets are switched off for
+these runs (`/plan` does not use shared vehicles yet).
+
+| workers | saturation | measured load | p50 | p95 | p99 | errors | memory per worker (RSS / PSS / shared) | target |
+|---|---|---|---|---|---|---|---|---|
+{rows}
+Workers memory-map the same compiled network: the shared part is counted once in PSS.
+"""
+
+
+def render_api() -> str:
+    path = RESULTS / "api_load.json"
+    if not path.exists():
+        return ""
+    a = json.loads(path.read_text())
+    rows = []
+    for run in a["runs"]:
+        half, sat = run["half_load"], run["saturation"]
+        mem = "; ".join(
+            f"{m['rss_mib']:.0f} / {m['pss_mib']:.0f} / {m['shared_mib']:.0f} MiB"
+            for m in run["memory_per_worker"]
+        )
+        rows.append(
+            f"| {run['workers']} | {sat['throughput_rps']:.0f} req/s | "
+            f"{half['throughput_rps']:.0f} req/s ({half['share_of_saturation']:.0%}) | "
+            f"{half['p50_ms']:.1f} ms | {half['p95_ms']:.1f} ms | {half['p99_ms']:.1f} ms | "
+            f"{half['non_2xx'] + half['socket_errors']} | {mem} | p50 <= 30 ms, p99 <= 150 ms |"
+        )
+    return API_TEMPLATE.format(
+        tool=a["tool"].split(" [")[0],
+        queries=a["queries"],
+        seconds=a["seconds_per_run"],
+        sat_c=a["runs"][0]["saturation"]["connections"],
+        rows="\n".join(rows) + "\n",
+    )
+
+
+PROVIDERS_TEMPLATE = """
+**Providers** (`python -m bench.store`, `python -m bench.push`; every fleet is synthetic).
+Redis {redis} on the same machine.
+
+| measure | memory store | Redis store |
+|---|---|---|
+| push of a {push_vehicles:,}-vehicle GBFS 3.0 snapshot over the API, end to end ({push_mb:.1f} MB body: auth, envelope, parse, validate, swap) | p50 {pm50} ms, p95 {pm95} ms | p50 {pr50} ms, p95 {pr95} ms |
+| `put_snapshot` alone, {put_vehicles:,} vehicles (validate, encode, write, swap) | p50 {sm50} ms, p95 {sm95} ms | p50 {sr50} ms, p95 {sr95} ms |
+| nearby vehicles (500 m, 50 results) on a {near_vehicles:,}-vehicle fleet | p50 {nm50} ms, p99 {nm99} ms | p50 {nr50} ms, p99 {nr99} ms |
+| from a push's 2xx to the fleet being visible to another worker (API to API) | | p50 {v50} ms, p95 {v95} ms |
+"""
+
+
+def render_providers() -> str:
+    store_path, push_path = RESULTS / "store.json", RESULTS / "push.json"
+    if not (store_path.exists() and push_path.exists()):
+        return ""
+    st = json.loads(store_path.read_text())
+    pu = json.loads(push_path.read_text())
+    mem, red = st["memory"], st["redis"]
+    return PROVIDERS_TEMPLATE.format(
+        redis=st["machine"].get("redis_server", "7"),
+        push_vehicles=10_000,
+        push_mb=pu["body_bytes"] / 1e6,
+        pm50=round(pu["push_memory"]["median_ms"]),
+        pm95=round(pu["push_memory"]["p95_ms"]),
+        pr50=round(pu["push_redis"]["median_ms"]),
+        pr95=round(pu["push_redis"]["p95_ms"]),
+        put_vehicles=st["fleets"]["put_fleet_vehicles"],
+        sm50=round(mem["put_snapshot_10k"]["median_ms"]),
+        sm95=round(mem["put_snapshot_10k"]["p95_ms"]),
+        sr50=round(red["put_snapshot_10k"]["median_ms"]),
+        sr95=round(red["put_snapshot_10k"]["p95_ms"]),
+        near_vehicles=st["fleets"]["nearby_fleet_vehicles"],
+        nm50=mem["nearby_100k"]["median_ms"],
+        nm99=mem["nearby_100k"]["p99_ms"],
+        nr50=red["nearby_100k"]["median_ms"],
+        nr99=red["nearby_100k"]["p99_ms"],
+        v50=round(pu["visible_to_other_worker"]["median_ms"]),
+        v95=round(pu["visible_to_other_worker"]["p95_ms"]),
+    )
+
+
 def main() -> None:
     text = README.read_text()
     pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
     if not pattern.search(text):
         sys.exit(f"{README} has no benchmark markers")
-    README.write_text(pattern.sub(lambda _: f"{START}\n{render()}{END}", text))
+    body = render() + render_api() + render_providers()
+    README.write_text(pattern.sub(lambda _: f"{START}\n{body}{END}", text))
 
 
 if __name__ == "__main__":

@@ -116,6 +116,34 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    import os
+
+    import uvicorn
+
+    # workers are separate processes: they read their settings from the environment
+    if args.network is not None:
+        os.environ["FAIRTRIP_NETWORK"] = str(args.network.resolve())
+    os.environ["FAIRTRIP_HOST"] = args.host
+    os.environ["FAIRTRIP_PORT"] = str(args.port)
+    os.environ["FAIRTRIP_WORKERS"] = str(args.workers)
+    if args.network is None:
+        # compile the embedded city once here, not in every worker at the same time
+        from fairtrip.embedded import ensure_embedded_network
+
+        os.environ["FAIRTRIP_NETWORK"] = str(ensure_embedded_network(progress=True))
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="info" if args.verbose else "warning",
+        access_log=args.verbose,
+    )
+    return 0
+
+
 def make_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     p = argparse.ArgumentParser(prog="fairtrip", description=__doc__)
@@ -157,6 +185,17 @@ def make_parser() -> argparse.ArgumentParser:
     q.add_argument("--json", action="store_true", help="print JSON with legs and GeoJSON")
     q.add_argument("--quiet", action="store_true", help="no progress bar on first build")
     q.set_defaults(func=_plan)
+
+    s = sub.add_parser("serve", help="run the HTTP API (default: the embedded Helsinki city)")
+    s.add_argument("--network", type=Path, help="compiled network (default: embedded Helsinki)")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=int, default=1, help="worker processes (share the mmap)")
+    s.set_defaults(func=_serve)
+
+    from providers.simulator import add_cli as add_simulator
+
+    add_simulator(sub)
     return p
 
 

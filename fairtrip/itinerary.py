@@ -6,6 +6,7 @@ become clock times with a UTC offset, and walking legs get their street geometry
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from typing import Any
@@ -65,6 +66,29 @@ def _line(lats: np.ndarray, lons: np.ndarray) -> dict[str, Any]:
     return {"type": "LineString", "coordinates": coords}
 
 
+#: a stop counts as on its shape when a shape point lies this close (loops pass a stop twice;
+#: the first close point after the previous stop is the right pass)
+_ON_SHAPE_M = 40.0
+
+
+def shape_cuts(
+    shape_lat: np.ndarray, shape_lon: np.ndarray, stop_lat: np.ndarray, stop_lon: np.ndarray
+) -> np.ndarray:
+    """Index of the shape point matching each stop, in order and never going backwards.
+
+    Each stop takes the first shape point within `_ON_SHAPE_M` after the previous stop's
+    point, or else the nearest point after it; matching in order keeps loop routes right.
+    """
+    cuts = np.zeros(len(stop_lat), dtype=np.int64)
+    start = 0
+    for k in range(len(stop_lat)):
+        d = haversine_m(shape_lat[start:], shape_lon[start:], stop_lat[k], stop_lon[k])
+        close = np.flatnonzero(d <= _ON_SHAPE_M)
+        start += int(close[0]) if len(close) else int(np.argmin(d))
+        cuts[k] = start
+    return cuts
+
+
 class ItineraryWriter:
     """Renders the journeys of one plan; holds what every leg needs to look things up."""
 
@@ -82,6 +106,8 @@ class ItineraryWriter:
         self.date = date
         self.tt, self.trips = network.timetable(key)
         self.walk_speed_mps = walk_speed_mps
+        agencies = network.manifest.get("agencies") or {}
+        self.agencies: dict[str, dict[str, Any]] = agencies
 
     # -- places ----------------------------------------------------------------------------
     def _stop_place(self, stop: int) -> dict[str, Any]:
@@ -149,7 +175,14 @@ class ItineraryWriter:
         s = self.net.stops
         ride_stops = stops[leg.board_pos : leg.alight_pos + 1]
         lats, lons = s.lat[ride_stops], s.lon[ride_stops]
-        distance = float(np.sum(haversine_m(lats[:-1], lons[:-1], lats[1:], lons[1:])))
+        geometry = self._ride_geometry(src, stops, leg.board_pos, leg.alight_pos)
+        if geometry is None:  # no shapes.txt for this trip: straight lines between stops
+            glat, glon = lats, lons
+        else:
+            glat, glon = geometry
+        distance = float(np.sum(haversine_m(glat[:-1], glon[:-1], glat[1:], glon[1:])))
+        agency_id = str(r.agency_id[route])
+        agency = self.agencies.get(agency_id) or next(iter(self.agencies.values()), None)
         return {
             "mode": transit_mode(int(r.route_type[route])),
             "from": self._stop_place(leg.board_stop),
@@ -162,7 +195,8 @@ class ItineraryWriter:
                 "route_id": str(r.route_id[route]),
                 "short_name": str(r.short_name[route]),
                 "long_name": str(r.long_name[route]),
-                "agency_id": str(r.agency_id[route]),
+                "agency_id": agency_id,
+                "agency_name": agency["name"] if agency else None,
             },
             "trip_id": str(self.trips.trip_id[src]),
             "trip_start_time": str(self.trips.start_time[src]) or None,
@@ -174,9 +208,25 @@ class ItineraryWriter:
                 {**self._stop_place(int(stops[i])), "arrival": self._clock(int(arr[i]))}
                 for i in between
             ],
-            # straight lines between the stops; shapes.txt geometry comes with the API issue
-            "geometry": _line(lats, lons),
+            "geometry": _line(glat, glon),
         }
+
+    def _ride_geometry(
+        self, src: int, stops: np.ndarray, board_pos: int, alight_pos: int
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The trip's shapes.txt polyline between its board and alight stops, if it has one."""
+        shape_id = str(self.trips.shape_id[src])
+        points = self.net.shapes.points(shape_id) if shape_id else None
+        if points is None or len(points[0]) < 2:
+            return None
+        s = self.net.stops
+        cuts = shape_cuts(points[0], points[1], s.lat[stops], s.lon[stops])
+        a, b = int(cuts[board_pos]), int(cuts[alight_pos])
+        board, alight = int(stops[board_pos]), int(stops[alight_pos])
+        # start and end exactly at the stops, following the shape in between
+        lats = np.concatenate(([s.lat[board]], points[0][a : b + 1], [s.lat[alight]]))
+        lons = np.concatenate(([s.lon[board]], points[1][a : b + 1], [s.lon[alight]]))
+        return lats, lons
 
     def itinerary(self, journey: Journey, plan: Plan) -> dict[str, Any]:
         """One journey as a JSON-ready itinerary."""
@@ -206,13 +256,53 @@ class ItineraryWriter:
 def plan_to_dict(writer: ItineraryWriter, plan: Plan) -> dict[str, Any]:
     """The JSON document `fairtrip plan --json` prints."""
     its = [writer.itinerary(j, plan) for j in plan.journeys]
-    its.sort(key=lambda it: (it["end"], it["transfers"]))
+    its.sort(key=lambda it: (_ts(it["end"]), it["transfers"]))
     return {
         "network": writer.net.name,
         "service_date": writer.date,
         "itineraries": its,
         "reason": plan.reason,
     }
+
+
+def select_itineraries(
+    itineraries: list[dict[str, Any]], *, limit: int, arrive_by: bool, window: bool
+) -> list[dict[str, Any]]:
+    """Drop near-duplicates, order as a rider expects, keep at most `limit`.
+
+    Two itineraries that ride the very same vehicles are duplicates whatever the walking
+    around them; the better one is kept (earlier arrival, or later departure for
+    arrive-by; then less walking). Order: by arrival for depart-at, latest departure first
+    for arrive-by, departure order for a window query (a list of departures to choose from).
+    """
+
+    def better(it: dict[str, Any]) -> tuple[Any, ...]:
+        primary = -_ts(it["start"]) if arrive_by else _ts(it["end"])
+        return (primary, it["walk_distance_m"], it["transfers"])
+
+    best: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for it in itineraries:
+        rides = tuple(
+            (leg["trip_id"], leg.get("trip_start_time"), leg.get("service_date"))
+            for leg in it["legs"]
+            if "trip_id" in leg
+        )
+        key = rides or ("walk-only",)
+        if key not in best or better(it) < better(best[key]):
+            best[key] = it
+    kept = list(best.values())
+    if window:
+        kept.sort(key=lambda it: (_ts(it["start"]), _ts(it["end"]), it["transfers"]))
+    elif arrive_by:
+        kept.sort(key=lambda it: (-_ts(it["start"]), it["transfers"], _ts(it["end"])))
+    else:
+        kept.sort(key=lambda it: (_ts(it["end"]), it["transfers"], it["walk_distance_m"]))
+    return kept[:limit]
+
+
+def _ts(iso: str) -> float:
+    """An ISO time with offset as epoch seconds: string order breaks across a DST change."""
+    return dt.datetime.fromisoformat(iso).timestamp()
 
 
 def format_text(doc: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ Layout::
     stop_snaps/*.npy           stop index -> position on the walk graph
     timetables/<key>/*.npy     one service-day timetable, shared by every date with that key
     timetables/<key>/trips/    that timetable's source trips: GTFS id, route, headsign, shape
+    shapes/*.npy               shape index -> polyline points (CSR), for transit leg geometry
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from routing.timetable import Timetable
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 #: a query this long after the start of a compiled service day may still use its timetable
 #: when the next day has none (a 01:30 query on the feed's last night)
 LATE_NIGHT_HORIZON_S = 30 * 3600
@@ -102,6 +103,34 @@ class Trips:
     shape_id: np.ndarray
 
 
+@dataclass(frozen=True)
+class Shapes:
+    """shapes.txt in CSR form: shape index -> its points (ids sorted, for binary search)."""
+
+    shape_id: np.ndarray  # shape index -> GTFS shape_id (sorted)
+    point_ptr: np.ndarray  # shape index -> first point (len n_shapes + 1)
+    lat: np.ndarray  # point -> latitude, in shape_pt_sequence order
+    lon: np.ndarray  # point -> longitude
+
+    @classmethod
+    def empty(cls) -> Shapes:
+        """A table with no shapes (a feed without shapes.txt)."""
+        return cls(
+            np.array([], dtype=str),
+            np.zeros(1, dtype=np.int64),
+            np.array([], dtype=np.float64),
+            np.array([], dtype=np.float64),
+        )
+
+    def points(self, shape_id: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(lats, lons) of one shape, or None if the feed has no such shape."""
+        i = int(np.searchsorted(self.shape_id, shape_id))
+        if i >= len(self.shape_id) or self.shape_id[i] != shape_id:
+            return None
+        a, b = int(self.point_ptr[i]), int(self.point_ptr[i + 1])
+        return self.lat[a:b], self.lon[a:b]
+
+
 @dataclass
 class Network:
     """A loaded network: tables at the edge, arrays for the routing core, per-worker searchers."""
@@ -112,6 +141,7 @@ class Network:
     routes: Routes
     streets: dict[str, StreetGraph]
     stop_snaps: StopSnaps | None
+    shapes: Shapes = field(default_factory=Shapes.empty)
     _timetables: dict[str, tuple[Timetable, Trips]] = field(default_factory=dict, repr=False)
     _planners: dict[str, Planner] = field(default_factory=dict, repr=False)
     _walk_index: StreetIndex | None = field(default=None, repr=False)
@@ -142,7 +172,8 @@ class Network:
         snaps = None
         if (path / "stop_snaps").is_dir():
             snaps = StopSnaps(**load_arrays(path / "stop_snaps"))
-        return cls(path, manifest, stops, routes, streets, snaps)
+        shapes = Shapes(**load_arrays(path / "shapes")) if (path / "shapes").is_dir() else None
+        return cls(path, manifest, stops, routes, streets, snaps, shapes or Shapes.empty())
 
     # -- what it covers --------------------------------------------------------------------
     @property
@@ -241,6 +272,7 @@ def write_network(
     streets: dict[str, StreetGraph],
     stop_snaps: StopSnaps | None,
     timetables: dict[str, tuple[Timetable, Trips]],
+    shapes: Shapes | None = None,
 ) -> Path:
     """Write a complete network next to `path`, then swap it in, so a reader never sees half."""
     path = Path(path)
@@ -253,6 +285,8 @@ def write_network(
         save_arrays(tmp / "streets" / profile, graph.arrays())
     if stop_snaps is not None:
         save_arrays(tmp / "stop_snaps", dataclass_arrays(stop_snaps))
+    if shapes is not None and len(shapes.shape_id):
+        save_arrays(tmp / "shapes", dataclass_arrays(shapes))
     for key, (tt, trips) in timetables.items():
         save_arrays(tmp / "timetables" / key, tt.arrays())
         save_arrays(tmp / "timetables" / key / "trips", dataclass_arrays(trips))

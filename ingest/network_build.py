@@ -33,6 +33,7 @@ from ingest.footpaths import (
     street_footpaths,
 )
 from ingest.gtfs_reader import read_gtfs
+from ingest.shapes import agency_table, shape_table
 from routing.planner import StopSnaps
 from routing.streets import StreetGraph, StreetIndex
 from routing.timetable import Timetable
@@ -171,6 +172,7 @@ def build_network(
         "build_version": BUILD_VERSION,
         "inputs": [str(p.name) for p in [gtfs, *osm]],
         "timezone": timezone,
+        "agencies": agency_table(feed),
         "service_dates": date_keys,
         "feed_start_date": str(feed_info["feed_start_date"].iloc[0])
         if feed_info is not None and "feed_start_date" in feed_info
@@ -203,6 +205,7 @@ def build_network(
         streets=streets,
         stop_snaps=snaps,
         timetables=timetables,
+        shapes=shape_table(feed),
     )
     bar.update()
     bar.close()

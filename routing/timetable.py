@@ -97,6 +97,36 @@ class Timetable:
         base = int(self.pattern_time_ptr[pattern]) + pos * n
         return self.event_arr_s[base : base + n]
 
+    def next_departures(
+        self, stop: int, time_s: int, *, limit: int, horizon_s: int
+    ) -> tuple[I32, I32, I32]:
+        """(trips, positions, departure seconds) of the next boardable departures at `stop`.
+
+        Departures at or after `time_s` and before `time_s + horizon_s`, earliest first, at
+        most `limit`; each pattern's slice is sorted, so each takes one binary search.
+        """
+        trips: list[np.ndarray] = []
+        positions: list[np.ndarray] = []
+        deps: list[np.ndarray] = []
+        for k in range(int(self.stop_pat_ptr[stop]), int(self.stop_pat_ptr[stop + 1])):
+            p, pos = int(self.stop_pat_pattern[k]), int(self.stop_pat_pos[k])
+            if not self.pattern_flags[int(self.pattern_stop_ptr[p]) + pos] & CAN_BOARD:
+                continue
+            times = self.departures(p, pos)
+            lo = int(np.searchsorted(times, time_s, side="left"))
+            hi = int(np.searchsorted(times, time_s + horizon_s, side="left"))
+            hi = min(hi, lo + limit)
+            if hi > lo:
+                trips.append(np.arange(lo, hi, dtype=np.int32) + int(self.pattern_trip_ptr[p]))
+                positions.append(np.full(hi - lo, pos, dtype=np.int32))
+                deps.append(np.asarray(times[lo:hi], dtype=np.int32))
+        if not deps:
+            empty = np.zeros(0, dtype=np.int32)
+            return empty, empty, empty
+        dep = np.concatenate(deps)
+        order = np.argsort(dep, kind="stable")[:limit]
+        return np.concatenate(trips)[order], np.concatenate(positions)[order], dep[order]
+
     def trip_times(self, trip: int) -> tuple[I32, I32, I32]:
         """(stops, arrivals, departures) of one trip along its pattern."""
         p = int(self.trip_pattern[trip])

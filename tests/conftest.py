@@ -25,3 +25,30 @@ def helsinki(helsinki_dir: Path):
     from fairtrip.network import Network
 
     return Network.load(helsinki_dir)
+
+
+@pytest.fixture(scope="session")
+def api_client(helsinki_dir: Path):
+    """A TestClient on the embedded city with the lifespan running (one per session)."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    with TestClient(create_app(Settings(network=helsinki_dir))) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def api_schema(api_client):
+    """The app's OpenAPI schema, loaded through the running app (for schemathesis)."""
+    import schemathesis
+
+    # a schema-valid request may still be refused, as documented: 422 when the point lies
+    # outside the city or the date outside the feed, 401/403 for a made-up credential,
+    # 404/409 for a provider or key that does not exist or already does
+    accepted = ["2xx", "401", "403", "404", "409", "422"]
+    config = schemathesis.Config.from_dict(
+        {"checks": {"positive_data_acceptance": {"expected-statuses": accepted}}}
+    )
+    return schemathesis.openapi.from_asgi("/openapi.json", api_client.app, config=config)

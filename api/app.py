@@ -1,0 +1,98 @@
+"""The FastAPI app factory. Importing this module does nothing heavy: the network is
+loaded (and compiled on first start) in the lifespan, per worker process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
+
+from api.errors import install_error_handlers
+from api.fleets import start_fleets
+from api.limits import BodyLimitMiddleware
+from api.planning import PlanService
+from api.routes import admin, health, plan, providers, stops
+from api.settings import Settings, get_settings
+from api.state import AppState
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+fairtrip plans trips that combine public transport and walking on real timetables
+(GTFS) and real streets (OpenStreetMap). The embedded city is Helsinki, with HSL's
+timetable of Tuesday 2022-02-22.
+
+Every error has one shape: `{"error": {"code", "message", "field"}}`.
+"""
+
+
+def network_dir(settings: Settings) -> Path:
+    """The network to serve: the configured directory, or the embedded city (compiled on
+    first start; progress goes to the log).
+    """
+    if settings.network is not None:
+        return settings.network
+    from fairtrip.embedded import ensure_embedded_network
+
+    return ensure_embedded_network(progress=False)
+
+
+async def load_state(settings: Settings) -> AppState:
+    """Everything a worker needs to answer requests, built once."""
+    from fairtrip.network import Network
+    from fairtrip.stop_index import StopIndex
+
+    path = network_dir(settings)
+    log.info("loading network %s", path)
+    net = Network.load(path)
+    planning = PlanService(
+        net, budget_s=settings.plan_budget_s, max_window_min=settings.max_window_min
+    )
+    planning.warm_up()
+    stop_index = StopIndex(net.stops.lat, net.stops.lon, net.stops.stop_id)
+    log.info("network %s ready: %d stops, dates %s", net.name, len(stop_index.by_id),
+             ", ".join(net.service_dates))
+    fleets = await start_fleets(settings, net)
+    return AppState(settings, net, stop_index, planning, fleets)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A new app; pass `settings` in tests, otherwise they come from the environment."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = await load_state(settings)
+        app.state.fairtrip = state
+        try:
+            yield
+        finally:
+            await state.fleets.close()
+            state.planning.close()
+
+    # the docs page serves Swagger UI and ReDoc from the package, not a CDN: it must load
+    # on a machine without internet access
+    app = FastAPIOffline(
+        static_url="/static/docs",
+        title="fairtrip",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_body_bytes,
+        prefix_limits=(("/providers", settings.max_push_bytes),),
+    )
+    install_error_handlers(app)
+    app.include_router(plan.router)
+    app.include_router(stops.router)
+    app.include_router(providers.router)
+    app.include_router(admin.router)
+    app.include_router(health.router)
+    return app

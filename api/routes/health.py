@@ -1,0 +1,47 @@
+"""`/health` (the process is up) and `/ready` (the network is loaded; what it covers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from api.examples import HEALTH, READY, responses
+from api.schemas import Health, Ready
+from api.state import StateDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=Health, responses=responses(HEALTH))
+def health() -> dict[str, str]:
+    """The process is up (no dependency is checked)."""
+    return {"status": "ok"}
+
+
+@router.get("/ready", response_model=Ready, responses=responses(READY))
+def ready(state: StateDep) -> dict[str, Any]:
+    """The network is loaded: which city, which dates, and the providers' freshness."""
+    net = state.network
+    m = net.manifest
+    body: dict[str, Any] = {
+        "status": "ready",
+        "network": {
+            "name": net.name,
+            "service_dates": net.service_dates,
+            "feed_start_date": iso_date(m.get("feed_start_date")),
+            "feed_end_date": iso_date(m.get("feed_end_date")),
+            "timezone": m["timezone"],
+            "stops": len(net.stops.stop_id),
+            "bbox": m.get("bbox"),
+        },
+    }
+    body.update(state.fleets.readiness())
+    return body
+
+
+def iso_date(gtfs_date: str | None) -> str | None:
+    """GTFS YYYYMMDD as ISO YYYY-MM-DD (None and odd values pass through)."""
+    if gtfs_date and len(gtfs_date) == 8 and gtfs_date.isdigit():
+        return f"{gtfs_date[:4]}-{gtfs_date[4:6]}-{gtfs_date[6:]}"
+    return gtfs_date

@@ -1,0 +1,54 @@
+"""Service settings, read from `FAIRTRIP_*` environment variables (pydantic-settings).
+
+`fairtrip serve` turns its flags into these variables before uvicorn starts, so every
+worker process builds the same settings without sharing Python objects.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator can tune; defaults serve the embedded Helsinki city."""
+
+    model_config = SettingsConfigDict(env_prefix="FAIRTRIP_", extra="forbid")
+
+    network: Path | None = Field(
+        default=None, description="compiled network directory; none = the embedded city"
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    #: largest request body accepted (a /plan body is a few hundred bytes; GBFS pushes are
+    #: bigger and have their own limit)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=1024 * 1024)
+    max_push_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=200 * 1024 * 1024)
+    max_window_min: int = Field(default=240, ge=0, le=240)
+    max_itineraries: int = Field(default=10, ge=1, le=50)
+    #: wall-clock budget of one /plan request, queueing included
+    plan_budget_s: float = Field(default=5.0, gt=0, le=60)
+    store_url: str = Field(default="memory", description="'memory' or redis://host:port/db")
+    #: prefix of every Redis key this deployment writes (several deployments can share one)
+    redis_namespace: str = Field(default="fairtrip:", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    admin_token: SecretStr | None = None
+    synthetic_providers: bool = True
+    poll_allow_hosts: list[str] = Field(default_factory=list)
+
+    @field_validator("admin_token")
+    @classmethod
+    def _strong_admin_token(cls, value: SecretStr | None) -> SecretStr | None:
+        """A guessable admin token would hand every provider's fleet to an attacker."""
+        if value is not None and len(value.get_secret_value()) < 24:
+            raise ValueError("FAIRTRIP_ADMIN_TOKEN must be at least 24 characters")
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings (cached; tests pass their own to `create_app`)."""
+    return Settings()

@@ -1,0 +1,68 @@
+"""Typed errors of the providers package.
+
+Each subclasses the builtin it is closest to and carries what was wrong, so the API can turn
+it into a precise 4xx (or 503) without parsing messages.
+"""
+
+from __future__ import annotations
+
+
+class ProviderError(Exception):
+    """Base class of every error the providers package raises."""
+
+
+class FeedError(ProviderError, ValueError):
+    """A GBFS feed (or one file of it) is malformed, inconsistent or hostile.
+
+    `file` is the GBFS file name (e.g. `station_status`), `path` a JSON-pointer-like location
+    inside it (e.g. `/data/stations/3/lat`), empty when the problem is the whole file.
+    """
+
+    def __init__(self, file: str, path: str, message: str) -> None:
+        self.file = file
+        self.path = path
+        self.message = message
+        where = f"{file}{path}" if path else file
+        super().__init__(f"{where}: {message}")
+
+
+class UnsafeUrlError(ProviderError, ValueError):
+    """A feed URL (or a redirect target) is not allowed: scheme, or a private/loopback host."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"refusing to fetch {url!r}: {reason}")
+
+
+class FetchError(ProviderError, OSError):
+    """A feed could not be fetched: timeout, HTTP status, too large, bad content."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"fetching {url!r} failed: {reason}")
+
+
+class StoreUnavailableError(ProviderError, ConnectionError):
+    """The availability store cannot accept writes now; retry after `retry_after_s`."""
+
+    def __init__(self, reason: str, retry_after_s: int) -> None:
+        self.reason = reason
+        self.retry_after_s = retry_after_s
+        super().__init__(f"availability store unavailable ({reason}); retry in {retry_after_s} s")
+
+
+class UnknownProviderError(ProviderError, KeyError):
+    """No provider with this id is registered."""
+
+    def __init__(self, provider_id: str) -> None:
+        self.provider_id = provider_id
+        super().__init__(f"no provider {provider_id!r}")
+
+    def __str__(self) -> str:
+        return f"no provider {self.provider_id!r}"
+
+
+class AuthError(ProviderError, PermissionError):
+    """A credential is missing, wrong, revoked, or scoped to another provider."""

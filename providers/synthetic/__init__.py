@@ -1,0 +1,45 @@
+"""Synthetic shared-vehicle fleets for the embedded Helsinki city, as GBFS 3.0 feeds.
+
+Helsinki publishes real city-bike stations but no live availability, and there is no open
+scooter or car-share feed for it. These three providers fill the gap with plausible,
+reproducible data, labelled SYNTHETIC in their ids, names and operator fields:
+
+- `synthetic-citybikes-hki` (`citybikes`): the real stations, synthetic counts;
+- `synthetic-scooters-hki` (`scooters`): free-floating e-scooters with geofencing zones on
+  real places (`geofences`);
+- `synthetic-carshare-hki` (`carshare`): round-trip station cars and free-floating EVs.
+
+Each provider is a mapping of GBFS file name -> the raw JSON document an operator would
+publish, so the same code path (parse, store, route) serves synthetic and real feeds.
+`churn` makes one round of realistic change; `providers.simulator` pushes rounds to a server.
+"""
+
+from __future__ import annotations
+
+from providers.synthetic.carshare import PROVIDER_ID as CARSHARE_ID
+from providers.synthetic.churn import StreetNodes, churn
+from providers.synthetic.citybikes import PROVIDER_ID as CITYBIKES_ID
+from providers.synthetic.fleets import (
+    DEFAULT_SEED,
+    Feeds,
+    embedded_synthetic_fleets,
+    street_nodes,
+    synthetic_fleets,
+)
+from providers.synthetic.scooters import PROVIDER_ID as SCOOTERS_ID
+
+PROVIDER_IDS = (CITYBIKES_ID, SCOOTERS_ID, CARSHARE_ID)
+
+__all__ = [
+    "CARSHARE_ID",
+    "CITYBIKES_ID",
+    "DEFAULT_SEED",
+    "PROVIDER_IDS",
+    "SCOOTERS_ID",
+    "Feeds",
+    "StreetNodes",
+    "churn",
+    "embedded_synthetic_fleets",
+    "street_nodes",
+    "synthetic_fleets",
+]
