@@ -16,7 +16,7 @@ from api.errors import install_error_handlers
 from api.fleets import start_fleets
 from api.limits import BodyLimitMiddleware
 from api.planning import PlanService
-from api.routes import admin, health, plan, providers, stops
+from api.routes import admin, health, plan, policies, providers, stops
 from api.settings import Settings, get_settings
 from api.state import AppState
 
@@ -58,7 +58,11 @@ async def load_state(settings: Settings) -> AppState:
     log.info("network %s ready: %d stops, dates %s", net.name, len(stop_index.by_id),
              ", ".join(net.service_dates))
     fleets = await start_fleets(settings, net)
-    return AppState(settings, net, stop_index, planning, fleets)
+    from api.pricing import open_pricing
+
+    pricing = open_pricing(settings, net, planning)
+    pricing.start()
+    return AppState(settings, net, stop_index, planning, fleets, pricing)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -73,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await state.fleets.close()
+            await state.pricing.close()
             state.planning.close()
 
     # the docs page serves Swagger UI and ReDoc from the package, not a CDN: it must load
@@ -87,12 +92,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.max_body_bytes,
-        prefix_limits=(("/providers", settings.max_push_bytes),),
+        prefix_limits=(
+            ("/providers", settings.max_push_bytes),
+            ("/policies", settings.max_policy_bytes),
+        ),
     )
     install_error_handlers(app)
     app.include_router(plan.router)
     app.include_router(stops.router)
     app.include_router(providers.router)
+    app.include_router(policies.router)
     app.include_router(admin.router)
     app.include_router(health.router)
     return app

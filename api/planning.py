@@ -9,6 +9,7 @@ a caller stops waiting when the budget runs out, so no request holds a core for 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +17,9 @@ from typing import Any
 
 from api.errors import ApiError
 from api.schemas import PlanQuery
+from fairtrip.fare_facts import RideFactsReader
 from fairtrip.itinerary import ItineraryWriter, plan_to_dict, select_itineraries
+from fairtrip.itinerary_prices import ActivePolicy, ItineraryPricer
 from fairtrip.network import Network
 from routing.errors import OutsideNetworkError, RoutingError, ServiceDateError
 from routing.planner import PlanOptions
@@ -40,6 +43,9 @@ class PlanService:
         self.budget_s = budget_s
         self.max_window_min = max_window_min
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plan")
+        #: the policy /plan applies; swapped whole by the pricing service, read once per plan
+        self.active_policy: ActivePolicy | None = None
+        self._facts: dict[str, RideFactsReader] = {}
 
     def warm_up(self) -> None:
         """Build the snapping index and compile the kernels before the first request."""
@@ -83,7 +89,7 @@ class PlanService:
             field = "from_lat" if is_origin else "to_lat"
             raise ApiError(422, "outside_network", str(exc), field=field) from exc
         writer = ItineraryWriter(self.net, planner, date, key, walk_speed_mps=q.walk_speed_mps)
-        doc = plan_to_dict(writer, plan)
+        doc = plan_to_dict(writer, plan, pricer=self.pricer(date, key))
         doc["itineraries"] = select_itineraries(
             doc["itineraries"],
             limit=q.num_itineraries,
@@ -91,6 +97,15 @@ class PlanService:
             window=q.window_min > 0,
         )
         return doc
+
+    def pricer(self, date: str, key: str) -> ItineraryPricer:
+        """Prices for one plan: the network's fares and the policy active right now."""
+        if key not in self._facts:
+            tt, trips = self.net.timetable(key)
+            self._facts[key] = RideFactsReader(self.net, tt, trips)
+        return ItineraryPricer(
+            self.net.fares, self._facts[key], dt.date.fromisoformat(date), self.active_policy
+        )
 
     def close(self) -> None:
         """Stop the planning thread (at shutdown)."""

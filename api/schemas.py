@@ -85,6 +85,47 @@ class LineString(BaseModel):
     coordinates: list[tuple[float, float]]
 
 
+class MoneyOut(BaseModel):
+    """Money exactly: integer minor units (cents) and the ISO 4217 currency, plus display text."""
+
+    amount_minor: int
+    currency: str
+    text: str = Field(description="e.g. '2.80 EUR'")
+
+
+class LegPrice(BaseModel):
+    """What this leg costs: the base fare, the active policy's share of the trip's
+    adjustment, and the final price. A ride covered by a ticket bought on an earlier leg
+    costs 0 and says so.
+    """
+
+    base: MoneyOut | None = Field(description="null when the price is unknown")
+    adjustment: MoneyOut | None = None
+    final: MoneyOut | None = None
+    fare_id: str | None = Field(default=None, description="GTFS fare_id / fare_product_id")
+    reason: str
+
+
+class PolicyRef(BaseModel):
+    """The policy that adjusted a price."""
+
+    id: str
+    version: int
+    name: str
+
+
+class ItineraryPrice(BaseModel):
+    """The trip's price: base fares, the policy adjustment and the final price (the legs'
+    prices add up to these).
+    """
+
+    base: MoneyOut | None
+    adjustment: MoneyOut | None = None
+    final: MoneyOut | None = None
+    reason: str
+    policy: PolicyRef | None = None
+
+
 class Leg(BaseModel):
     """One leg: a walk (street geometry) or a ride (shapes.txt geometry where present)."""
 
@@ -104,6 +145,7 @@ class Leg(BaseModel):
     service_date: str | None = None
     intermediate_stops: list[IntermediateStop] | None = None
     geometry: LineString
+    price: LegPrice | None = None
 
 
 class Itinerary(BaseModel):
@@ -116,6 +158,7 @@ class Itinerary(BaseModel):
     walk_distance_m: float
     transfers: int
     legs: list[Leg]
+    price: ItineraryPrice | None = None
 
 
 class PlanResponse(BaseModel):

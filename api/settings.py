@@ -38,6 +38,18 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None
     synthetic_providers: bool = True
     poll_allow_hosts: list[str] = Field(default_factory=list)
+    #: durable policy store: sqlite:///path or redis://host:port/db?namespace=x; empty = a
+    #: SQLite file in the cache directory
+    policy_store_url: str = ""
+    #: central/peripheral zones /plan applies policies with (default: the embedded city's
+    #: fare zones A = central, B = peripheral)
+    policy_zones: Path | None = None
+    #: demand the active policy is solved against, and its zones (default: the embedded
+    #: city's SYNTHETIC gravity-model table)
+    demand_csv: Path | None = None
+    demand_zones: Path | None = None
+    #: largest policy document or evaluation request (an uploaded OD table rides in it)
+    max_policy_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
 
     @field_validator("admin_token")
     @classmethod

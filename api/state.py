@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 
 from api.fleets import Fleets
 from api.planning import PlanService
+from api.pricing import PricingService
 from api.settings import Settings
 from fairtrip.network import Network
 from fairtrip.stop_index import StopIndex
@@ -23,6 +24,7 @@ class AppState:
     stops: StopIndex
     planning: PlanService
     fleets: Fleets
+    pricing: PricingService
 
 
 def get_state(request: Request) -> AppState:

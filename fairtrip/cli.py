@@ -196,6 +196,9 @@ def make_parser() -> argparse.ArgumentParser:
     from providers.simulator import add_cli as add_simulator
 
     add_simulator(sub)
+    from fairtrip.policy_cli import add_cli as add_policy
+
+    add_policy(sub)
     return p
 
 
@@ -206,7 +209,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    expected = (UsageError, RoutingError, NetworkFileError, InputMissingError, IngestError)
+    from pricing.errors import PricingError
+
+    expected = (
+        UsageError, RoutingError, NetworkFileError, InputMissingError, IngestError, PricingError
+    )
     try:
         return int(args.func(args))
     except expected as exc:

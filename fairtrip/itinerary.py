@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from fairtrip.itinerary_prices import ItineraryPricer
 from fairtrip.network import Network
 from routing.geo import haversine_m
 from routing.journey import Journey, Ride, Walk
@@ -253,9 +254,19 @@ class ItineraryWriter:
         }
 
 
-def plan_to_dict(writer: ItineraryWriter, plan: Plan) -> dict[str, Any]:
-    """The JSON document `fairtrip plan --json` prints."""
-    its = [writer.itinerary(j, plan) for j in plan.journeys]
+def plan_to_dict(
+    writer: ItineraryWriter, plan: Plan, *, pricer: ItineraryPricer | None = None
+) -> dict[str, Any]:
+    """The JSON document `fairtrip plan --json` prints; priced when a pricer is given."""
+    its = []
+    for j in plan.journeys:
+        it = writer.itinerary(j, plan)
+        if pricer is not None:
+            pricer.price(
+                j, it, origin=(plan.origin.lat, plan.origin.lon),
+                destination=(plan.destination.lat, plan.destination.lon),
+            )
+        its.append(it)
     its.sort(key=lambda it: (_ts(it["end"]), it["transfers"]))
     return {
         "network": writer.net.name,

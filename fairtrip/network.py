@@ -14,6 +14,7 @@ Layout::
     timetables/<key>/*.npy     one service-day timetable, shared by every date with that key
     timetables/<key>/trips/    that timetable's source trips: GTFS id, route, headsign, shape
     shapes/*.npy               shape index -> polyline points (CSR), for transit leg geometry
+    fares.json                 the feed's fare rules, compiled by `ingest.fares` (absent: none)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from fairtrip.cache import MANIFEST
+from pricing.fares import FareSystem, fare_system_from_json
 from routing.errors import QueryError, ServiceDateError
 from routing.planner import Planner, StopSnaps
 from routing.streets import StreetGraph, StreetIndex, StreetSearch
@@ -38,6 +40,8 @@ from routing.timetable import Timetable
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2
+#: the compiled fare rules (pricing.fares JSON), when the feed has any
+FARES = "fares.json"
 #: a query this long after the start of a compiled service day may still use its timetable
 #: when the next day has none (a 01:30 query on the feed's last night)
 LATE_NIGHT_HORIZON_S = 30 * 3600
@@ -142,6 +146,7 @@ class Network:
     streets: dict[str, StreetGraph]
     stop_snaps: StopSnaps | None
     shapes: Shapes = field(default_factory=Shapes.empty)
+    fares: FareSystem | None = None  # the feed's fare rules (GTFS Fares v1 or v2), if it has any
     _timetables: dict[str, tuple[Timetable, Trips]] = field(default_factory=dict, repr=False)
     _planners: dict[str, Planner] = field(default_factory=dict, repr=False)
     _walk_index: StreetIndex | None = field(default=None, repr=False)
@@ -173,7 +178,15 @@ class Network:
         if (path / "stop_snaps").is_dir():
             snaps = StopSnaps(**load_arrays(path / "stop_snaps"))
         shapes = Shapes(**load_arrays(path / "shapes")) if (path / "shapes").is_dir() else None
-        return cls(path, manifest, stops, routes, streets, snaps, shapes or Shapes.empty())
+        fares = None
+        if (path / FARES).is_file():
+            try:
+                fares = fare_system_from_json(json.loads((path / FARES).read_text()))
+            except (ValueError, KeyError, TypeError) as e:
+                raise NetworkFileError(
+                    f"{path / FARES} is damaged ({e}); rebuild the network"
+                ) from e
+        return cls(path, manifest, stops, routes, streets, snaps, shapes or Shapes.empty(), fares)
 
     # -- what it covers --------------------------------------------------------------------
     @property
@@ -273,6 +286,7 @@ def write_network(
     stop_snaps: StopSnaps | None,
     timetables: dict[str, tuple[Timetable, Trips]],
     shapes: Shapes | None = None,
+    fares: dict[str, Any] | None = None,
 ) -> Path:
     """Write a complete network next to `path`, then swap it in, so a reader never sees half."""
     path = Path(path)
@@ -287,6 +301,8 @@ def write_network(
         save_arrays(tmp / "stop_snaps", dataclass_arrays(stop_snaps))
     if shapes is not None and len(shapes.shape_id):
         save_arrays(tmp / "shapes", dataclass_arrays(shapes))
+    if fares is not None:
+        (tmp / FARES).write_text(json.dumps(fares, sort_keys=True))
     for key, (tt, trips) in timetables.items():
         save_arrays(tmp / "timetables" / key, tt.arrays())
         save_arrays(tmp / "timetables" / key / "trips", dataclass_arrays(trips))

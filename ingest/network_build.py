@@ -26,6 +26,7 @@ from fairtrip.cache import (
 from fairtrip.network import Trips, write_network
 from ingest import timetable_build as tb
 from ingest.errors import InputFileError
+from ingest.fares import read_fare_system
 from ingest.footpaths import (
     combine_footpaths,
     gtfs_transfers,
@@ -165,6 +166,7 @@ def build_network(
     bar.update()
 
     step("write")
+    fares = read_fare_system(gtfs)
     feed_info = feed.feed_info
     manifest: dict[str, Any] = {
         "name": name or gtfs.stem,
@@ -173,6 +175,7 @@ def build_network(
         "inputs": [str(p.name) for p in [gtfs, *osm]],
         "timezone": timezone,
         "agencies": agency_table(feed),
+        "fares": fares.to_json()["kind"] if fares is not None else None,
         "service_dates": date_keys,
         "feed_start_date": str(feed_info["feed_start_date"].iloc[0])
         if feed_info is not None and "feed_start_date" in feed_info
@@ -206,6 +209,7 @@ def build_network(
         stop_snaps=snaps,
         timetables=timetables,
         shapes=shape_table(feed),
+        fares=fares.to_json() if fares is not None else None,
     )
     bar.update()
     bar.close()

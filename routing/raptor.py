@@ -401,6 +401,53 @@ class Raptor:
                 best = min(best, t)
         return _pareto_departures(found)
 
+    def one_to_many(
+        self,
+        access: StopTimes,
+        egresses: list[StopTimes],
+        depart_s: int,
+        *,
+        max_transfers: int = 8,
+    ) -> list[list[Journey]]:
+        """Pareto journeys over (arrival, transfers) from one origin to each of many
+        destinations, with ONE run of the rounds.
+
+        This is what makes an OD matrix affordable: the labels of a run without a target
+        hold the best arrival by ride at every stop in every round, so each destination only
+        needs a min over its egress stops per round. The run has no target pruning (no
+        egress is set), so it explores the whole reachable network once instead of once per
+        destination. For each destination the list is sorted by transfers; each later
+        journey arrives strictly earlier, as in `earliest_arrival`.
+        """
+        empty = StopTimes(np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32))
+        rounds = self._check(access, empty, max_transfers)
+        for egress in egresses:
+            self._check(empty, egress, max_transfers)
+        self._reset(rounds)
+        self._egress_s.fill(INF_TIME)
+        self._run(access, depart_s, rounds)
+        by_round = self._transit_arr[1 : rounds + 1]
+        out: list[list[Journey]] = []
+        for egress in egresses:
+            found: list[Journey] = []
+            if len(egress.stops):
+                times = by_round[:, egress.stops].astype(np.int64) + egress.seconds
+                best = int(INF_TIME)
+                for k in range(1, rounds + 1):
+                    i = int(np.argmin(times[k - 1]))
+                    t = int(times[k - 1, i])
+                    # strictly better than every earlier round, so round k's ride pointers
+                    # at this stop were written by this run
+                    if t < best:
+                        best = t
+                        s = int(egress.stops[i])
+                        self._egress_s[s] = int(egress.seconds[i])
+                        self._target_stop[k] = s
+                        found.append(self._journey(k, depart_s))
+                        self._egress_s[s] = INF_TIME
+            out.append(found)
+        return out
+
     def _departure_times(self, access: StopTimes, lo_s: int, hi_s: int) -> np.ndarray:
         """Origin departure times worth a rRAPTOR iteration: some trip leaves an access stop
         exactly when a rider who left then would reach it. Latest first.

@@ -28,14 +28,18 @@ def helsinki(helsinki_dir: Path):
 
 
 @pytest.fixture(scope="session")
-def api_client(helsinki_dir: Path):
-    """A TestClient on the embedded city with the lifespan running (one per session)."""
+def api_client(helsinki_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A TestClient on the embedded city with the lifespan running (one per session); its
+    policy store is a fresh SQLite file, so no policy leaks in from an earlier run.
+    """
     from fastapi.testclient import TestClient
 
     from api.app import create_app
     from api.settings import Settings
 
-    with TestClient(create_app(Settings(network=helsinki_dir))) as client:
+    store = tmp_path_factory.mktemp("policies") / "policies.sqlite3"
+    settings = Settings(network=helsinki_dir, policy_store_url=f"sqlite:///{store}")
+    with TestClient(create_app(settings)) as client:
         yield client
 
 

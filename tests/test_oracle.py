@@ -15,6 +15,7 @@ import pytest
 from routing.errors import OutsideNetworkError
 from routing.journey import Ride, Walk
 from routing.planner import PlanOptions
+from routing.raptor import StopTimes
 from tests.oracle import ConnectionScan
 
 #: queries with a transit answer to compare (more are run: some have none, which must agree too)
@@ -148,3 +149,29 @@ def test_every_range_journey_is_the_earliest_arrival_for_its_departure(helsinki)
             assert best and best[-1].arrive_s == j.arrive_s
             journeys += 1
     assert journeys > 100
+
+
+def test_one_to_many_gives_each_destination_the_same_pareto_set_as_its_own_query(helsinki):
+    key = helsinki.manifest["service_dates"]["2022-02-22"]
+    planner = helsinki.planner(key)
+    raptor = planner.transit.forward
+    rng = np.random.default_rng(7)
+    stops = np.arange(planner.timetable.n_stops, dtype=np.int32)
+
+    def some_stops() -> StopTimes:
+        pick = rng.choice(stops, size=int(rng.integers(1, 6)), replace=False)
+        return StopTimes(pick.astype(np.int32), rng.integers(0, 900, len(pick)).astype(np.int32))
+
+    compared = 0
+    for _ in range(15):
+        access, t0 = some_stops(), int(rng.integers(6 * 3600, 20 * 3600))
+        egresses = [some_stops() for _ in range(20)]
+        batch = raptor.one_to_many(access, egresses, t0, max_transfers=6)
+        for egress, got in zip(egresses, batch, strict=True):
+            want = raptor.earliest_arrival(access, egress, t0, max_transfers=6)
+            assert [(j.arrive_s, j.n_transfers) for j in got] == [
+                (j.arrive_s, j.n_transfers) for j in want
+            ]
+            assert [j.legs for j in got] == [j.legs for j in want]
+            compared += len(want)
+    assert compared > 100  # most random stop sets are connected

@@ -6,8 +6,9 @@ feeds also publish them as strings such as "2.50"). The JSON loader hands us `De
 money. An amount with more decimals than the currency has (`0.125 EUR`) is refused rather
 than rounded, because any rounding rule would silently change what riders are charged.
 
-The exponent table covers the currencies of the markets GBFS publishers operate in; a code
-outside it is refused with a message naming the table, so adding one is a one-line change.
+The exponent table (`pricing.money.CURRENCY_EXPONENTS`, shared with the fare engine) covers
+the currencies of the markets GBFS publishers operate in; a code outside it is refused with a
+message naming the table, so adding one is a one-line change.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
+from pricing.money import CURRENCY_EXPONENTS
 from providers.gbfs.envelope import Dialect
 from providers.gbfs.fields import PRICE_SEGMENT, data_fields, record_fields
 from providers.gbfs.values import (
@@ -36,65 +38,6 @@ from providers.gbfs.values import (
 )
 from providers.model import PriceSegment, PricingPlan
 
-#: ISO 4217 minor-unit exponent per currency code.
-CURRENCY_EXPONENTS: Final[Mapping[str, int]] = {
-    # Europe
-    "EUR": 2,
-    "NOK": 2,
-    "SEK": 2,
-    "DKK": 2,
-    "ISK": 0,
-    "GBP": 2,
-    "CHF": 2,
-    "PLN": 2,
-    "CZK": 2,
-    "HUF": 2,
-    "RON": 2,
-    "BGN": 2,
-    "HRK": 2,
-    "RSD": 2,
-    "TRY": 2,
-    "UAH": 2,
-    # Americas
-    "USD": 2,
-    "CAD": 2,
-    "MXN": 2,
-    "BRL": 2,
-    "ARS": 2,
-    "CLP": 0,
-    "COP": 2,
-    "PEN": 2,
-    "UYU": 2,
-    # Asia-Pacific, Middle East, Africa
-    "JPY": 0,
-    "KRW": 0,
-    "CNY": 2,
-    "HKD": 2,
-    "TWD": 2,
-    "SGD": 2,
-    "INR": 2,
-    "IDR": 2,
-    "THB": 2,
-    "VND": 0,
-    "PHP": 2,
-    "MYR": 2,
-    "AUD": 2,
-    "NZD": 2,
-    "ILS": 2,
-    "AED": 2,
-    "SAR": 2,
-    "QAR": 2,
-    "KWD": 3,
-    "BHD": 3,
-    "OMR": 3,
-    "JOD": 3,
-    "TND": 3,
-    "ZAR": 2,
-    "EGP": 2,
-    "MAD": 2,
-    "KES": 2,
-    "NGN": 2,
-}
 #: Largest amount accepted, in major units (a price above a million is a unit error).
 MAX_MAJOR_UNITS: Final = Decimal(1_000_000)
 

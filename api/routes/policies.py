@@ -1,0 +1,253 @@
+"""`/policies` and `/evaluations`: city planners store, evaluate and activate fare policies.
+
+Writes need the admin token (a policy changes what every resident is charged); reads are
+open, because a city's fare rules are public. A policy document is posted as YAML or JSON
+exactly as a planner wrote it; it is validated strictly, and a 201 means it is durably
+stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Request, Response
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import AdminDep
+from api.errors import ApiError
+from api.examples import created, responses
+from api.state import AppState, StateDep
+from pricing.errors import PricingError
+from pricing.policy import PolicyError, parse_policy
+from pricing.policy_store import PolicyExistsError, StoredPolicy, UnknownPolicyError
+
+router = APIRouter(tags=["policies"])
+
+PolicyIdPath = Annotated[str, Path(pattern=r"^[a-z0-9-]{3,64}$", description="policy id")]
+JobIdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", description="evaluation job id")]
+
+_EXAMPLE_POLICY = {
+    "policy": {"fairtrip_policy": 1, "id": "flat-transit", "version": 1},
+    "created_at": "2026-11-22T10:00:00+00:00",
+    "sha256": "9f2c...",
+    "active": False,
+    "solved": None,
+    "versions": [1],
+    "describe": ["every transit trip costs the same (solved for revenue neutrality)"],
+}
+
+
+class ActivateBody(BaseModel):
+    """Which version to activate (default: the latest)."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: int | None = Field(default=None, ge=1)
+
+
+class EvaluateBody(BaseModel):
+    """An evaluation request: compare this policy (and others) with the status quo."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    version: int | None = Field(default=None, ge=1)
+    compare_with: list[Annotated[str, Field(pattern=r"^[a-z0-9-]{3,64}$")]] = Field(
+        default_factory=list, max_length=5,
+        description="other stored policy ids to evaluate side by side (latest versions)",
+    )
+    demand_csv: str | None = Field(
+        default=None, max_length=4_000_000,
+        description="OD table as CSV text (zone ids of the demand zones, or coordinates); "
+        "default: the network's configured demand",
+    )
+    max_time_min: float = Field(default=30.0, gt=0, le=180)
+    max_price_minor: int = Field(default=300, ge=0, le=10_000_000)
+
+
+def _doc(stored: StoredPolicy) -> dict[str, Any]:
+    return {
+        "policy": stored.policy.model_dump(mode="json"),
+        "created_at": stored.created_at,
+        "sha256": stored.sha256,
+        "active": stored.active,
+        "solved": stored.solved,
+        "versions": list(stored.versions),
+        "describe": stored.policy.describe(),
+    }
+
+
+def _pricing(state: AppState) -> Any:
+    return state.pricing
+
+
+def _get(state: AppState, policy_id: str, version: int | None = None) -> StoredPolicy:
+    try:
+        return _pricing(state).store.get(policy_id, version)
+    except UnknownPolicyError as exc:
+        raise ApiError(404, "unknown_policy", str(exc).strip("'\""), field="policy_id") from exc
+
+
+@router.post(
+    "/policies", status_code=201, responses=created(_EXAMPLE_POLICY, 400, 401, 403, 409, 413, 422),
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "application/yaml": {"schema": {"type": "string"}},
+        "application/json": {"schema": {"type": "object"}},
+    }}},
+)
+async def create_policy(request: Request, state: StateDep, _admin: AdminDep,
+                        response: Response) -> dict[str, Any]:
+    """Store a policy document (YAML or JSON); 201 once it is durably stored."""
+    raw = await request.body()
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    fmt = "json" if ctype == "application/json" else "yaml" if "yaml" in ctype else "auto"
+    try:
+        policy = parse_policy(raw, format=fmt)
+    except PolicyError as exc:
+        raise ApiError(422, "invalid_policy", str(exc), field=exc.field) from exc
+    try:
+        stored = await asyncio.to_thread(_pricing(state).store.create, policy)
+    except PolicyExistsError as exc:
+        raise ApiError(409, "policy_version_exists", str(exc), field="version") from exc
+    response.headers["Location"] = f"/policies/{policy.id}?version={policy.version}"
+    return _doc(stored)
+
+
+@router.get("/policies", responses=responses({"policies": [_EXAMPLE_POLICY]}))
+def list_policies(state: StateDep) -> dict[str, Any]:
+    """Every stored policy (latest version of each), and which one is active."""
+    return {"policies": [_doc(p) for p in _pricing(state).store.list()]}
+
+
+@router.get("/policies/active", responses=responses({"active": _EXAMPLE_POLICY}))
+def active_policy(state: StateDep) -> dict[str, Any]:
+    """The policy /plan applies now, or null."""
+    stored = _pricing(state).store.active()
+    return {"active": _doc(stored) if stored is not None else None}
+
+
+@router.get("/policies/{policy_id}", responses=responses(_EXAMPLE_POLICY, 404, 422))
+def get_policy(
+    policy_id: PolicyIdPath, state: StateDep, version: int | None = None
+) -> dict[str, Any]:
+    """One policy (latest version unless `version` is given)."""
+    if version is not None and version < 1:
+        raise ApiError(422, "invalid_request", "version must be >= 1", field="version")
+    return _doc(_get(state, policy_id, version))
+
+
+@router.post(
+    "/policies/{policy_id}/activate",
+    responses=responses(_EXAMPLE_POLICY, 401, 403, 404, 409, 422),
+)
+async def activate_policy(
+    policy_id: PolicyIdPath,
+    state: StateDep,
+    _admin: AdminDep,
+    body: Annotated[ActivateBody | None, Body()] = None,
+) -> dict[str, Any]:
+    """Make this policy the one /plan applies; a free parameter is solved first for revenue
+    neutrality on the configured demand (the first solve routes that demand: seconds).
+    """
+    pricing = _pricing(state)
+    stored = _get(state, policy_id, body.version if body else None)
+    try:
+        solved = await asyncio.to_thread(pricing.solve, stored.policy)
+    except PricingError as exc:
+        raise ApiError(422, "cannot_solve", str(exc)) from exc
+    if pricing.zones is None:
+        raise ApiError(409, "no_zones", "this network has no central/peripheral zone layer "
+                       "configured (FAIRTRIP_POLICY_ZONES): a policy cannot be applied")
+    result = await asyncio.to_thread(
+        pricing.store.activate, stored.policy.id, stored.policy.version, solved=solved
+    )
+    await asyncio.to_thread(pricing.refresh)
+    return _doc(result)
+
+
+@router.post(
+    "/policies/{policy_id}/deactivate", status_code=204,
+    responses=created(None, 401, 403, 404, 409, 422),
+)
+async def deactivate_policy(policy_id: PolicyIdPath, state: StateDep, _admin: AdminDep) -> None:
+    """Stop applying this policy; /plan shows base fares again."""
+    pricing = _pricing(state)
+    _get(state, policy_id)
+    current = await asyncio.to_thread(pricing.store.active)
+    if current is None or current.policy.id != policy_id:
+        raise ApiError(409, "not_active", f"policy {policy_id!r} is not the active policy",
+                       field="policy_id")
+    await asyncio.to_thread(pricing.store.deactivate)
+    await asyncio.to_thread(pricing.refresh)
+
+
+@router.post(
+    "/policies/{policy_id}/evaluations", status_code=202,
+    responses={202: {"description": "Evaluation queued"},
+               **created(None, 401, 403, 404, 413, 422)},
+)
+async def evaluate_policy(
+    policy_id: PolicyIdPath,
+    state: StateDep,
+    _admin: AdminDep,
+    response: Response,
+    body: Annotated[EvaluateBody | None, Body()] = None,
+) -> dict[str, Any]:
+    """Start an evaluation against the status quo (a background job); poll its status."""
+    body = body or EvaluateBody()
+    subject = _get(state, policy_id, body.version).policy
+    others = [_get(state, other).policy for other in body.compare_with]
+    demand = body.demand_csv.encode() if body.demand_csv is not None else None
+    if demand is not None:  # fail fast on a bad table: the job would only fail later
+        from pricing.demand import DemandError, load_demand
+
+        pricing = _pricing(state)
+        if pricing.demand_zones_path is None:
+            raise ApiError(422, "no_zones", "no demand zone layer is configured",
+                           field="demand_csv")
+        try:
+            _, zones = await asyncio.to_thread(pricing._default_demand)
+            await asyncio.to_thread(load_demand, demand, zones=zones, source="uploaded CSV")
+        except DemandError as exc:
+            raise ApiError(422, "invalid_demand", str(exc), field="demand_csv") from exc
+    job = _pricing(state).submit(
+        [subject, *others], demand_csv=demand, max_time_min=body.max_time_min,
+        max_price_minor=body.max_price_minor,
+    )
+    response.headers["Location"] = f"/evaluations/{job.job_id}"
+    return job.public()
+
+
+def _job(state: AppState, job_id: str) -> Any:
+    job = _pricing(state).jobs.get(job_id)
+    if job is None:
+        raise ApiError(404, "unknown_job", f"no evaluation job {job_id!r} on this worker",
+                       field="job_id")
+    return job
+
+
+@router.get("/evaluations/{job_id}", responses=responses({"status": "running"}, 404, 422))
+def evaluation_status(job_id: JobIdPath, state: StateDep) -> dict[str, Any]:
+    """Status and progress of an evaluation job."""
+    return _job(state, job_id).public()
+
+
+@router.get("/evaluations/{job_id}/result", responses=responses({}, 404, 409, 422))
+def evaluation_result(job_id: JobIdPath, state: StateDep) -> dict[str, Any]:
+    """The evaluation document (JSON), once the job is done."""
+    job = _job(state, job_id)
+    if job.status != "done" or job.result is None:
+        raise ApiError(409, "not_ready", f"evaluation {job_id} is {job.status}"
+                       + (f": {job.error}" if job.error else ""))
+    return job.result
+
+
+@router.get(
+    "/evaluations/{job_id}/report", response_class=HTMLResponse,
+    responses={200: {"content": {"text/html": {}}}, **created(None, 404, 409, 422)},
+)
+def evaluation_report(job_id: JobIdPath, state: StateDep) -> HTMLResponse:
+    """The evaluation as a self-contained HTML report (opens offline)."""
+    job = _job(state, job_id)
+    if job.status != "done" or job.html is None:
+        raise ApiError(409, "not_ready", f"evaluation {job_id} is {job.status}")
+    return HTMLResponse(job.html)

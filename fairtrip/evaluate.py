@@ -1,0 +1,384 @@
+"""Evaluate fare policies for planners: who pays what, before a city adopts a policy.
+
+The pipeline, in the order it runs:
+
+1. demand (OD table) -> unique origin and destination points, and the zone of each;
+2. `od_batch.od_matrix`: travel time and base fare for every origin x destination (one
+   RAPTOR run per origin), which also feeds accessibility;
+3. per policy: the free parameter solved for revenue neutrality on this demand
+   (`pricing.neutrality`), new prices for every trip (`pricing.policy_apply`);
+4. metrics per scenario (`pricing.metrics`), side by side with the status quo;
+5. a JSON document (the format `pricing.report` renders into the offline HTML report).
+
+Residents are classed by their trip's origin zone. Distribution metrics (Gini, Theil,
+Suits, affordability) weight each trip by its demand before any price response; revenue uses
+the demand after the response when the policy sets an elasticity.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fairtrip.network import Network
+from fairtrip.od_batch import ODMatrix, od_matrix
+from pricing import metrics
+from pricing.demand import Demand
+from pricing.errors import PricingError
+from pricing.neutrality import demand_response, solve_revenue_neutral
+from pricing.policy import Policy, status_quo
+from pricing.policy_apply import TripArrays, apply_policy
+from pricing.zones import ZoneLayer
+
+log = logging.getLogger(__name__)
+
+#: the mode family of trips best walked: no policy in the transit family touches them
+WALK = "walk"
+
+Progress = Callable[[str, float], None]
+
+
+class EvaluationError(PricingError, ValueError):
+    """The inputs cannot be evaluated together (named: which input and why)."""
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """What a planner tunes; recorded in the output so a result can be reproduced."""
+
+    depart: dt.datetime
+    access_time_max_min: float = 30.0
+    access_price_max_minor: int = 300
+    trips_per_month: float = 40.0
+    affordability_threshold: float = 0.10
+    max_walk_m: float = 1000.0
+
+
+@dataclass
+class BaseCosts:
+    """The status quo for one demand on one network: computed once, reused by every policy
+    (and by /policies activation, which solves against it).
+    """
+
+    demand: Demand
+    zones: ZoneLayer
+    matrix: ODMatrix
+    row_o: np.ndarray  # demand row -> matrix origin index
+    row_d: np.ndarray  # demand row -> matrix destination index
+    origin_zone: np.ndarray  # demand row -> zone index (-1 outside)
+    origin_class: np.ndarray
+    dest_class: np.ndarray
+    keep: np.ndarray  # rows with a known price and a way to travel
+    timing_s: dict[str, float] = field(default_factory=dict)
+
+    def trip_arrays(self) -> TripArrays:
+        """The kept demand rows as the policy engine reads them."""
+        m, k = self.matrix, self.keep
+        o, d = self.row_o[k], self.row_d[k]
+        return TripArrays(
+            base_price_minor=m.price_minor[o, d].astype(np.int64),
+            origin_class=self.origin_class[k],
+            dest_class=self.dest_class[k],
+            mode_family=np.where(m.is_transit[o, d], "transit", WALK),
+            trips=self.demand.trips[k],
+        )
+
+
+def _unique_points(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(unique points as an (n, 2) array, row -> unique index), exact to 1e-6 degrees."""
+    key = np.round(np.column_stack([lat, lon]), 6)
+    pts, inverse = np.unique(key, axis=0, return_inverse=True)
+    return pts, inverse.reshape(-1)
+
+
+def base_costs(
+    network: Network,
+    demand: Demand,
+    zones: ZoneLayer,
+    settings: EvaluationSettings,
+    *,
+    progress: Progress | None = None,
+) -> BaseCosts:
+    """Route and price every OD pair of the demand's points (the expensive step)."""
+    bad = sorted(set(demand.mode_family.tolist()) - {"transit"})
+    if bad:
+        raise EvaluationError(
+            f"demand has mode families {bad}: this evaluation routes public transport and "
+            "walking only; shared-vehicle evaluation is not built yet"
+        )
+    started = time.perf_counter()
+    o_pts, row_o = _unique_points(demand.origin_lat, demand.origin_lon)
+    d_pts, row_d = _unique_points(demand.dest_lat, demand.dest_lon)
+
+    def step(done: int, total: int) -> None:
+        if progress is not None:
+            progress("routing", done / total)
+
+    matrix = od_matrix(
+        network,
+        (o_pts[:, 0], o_pts[:, 1]),
+        (d_pts[:, 0], d_pts[:, 1]),
+        depart=settings.depart,
+        max_walk_m=settings.max_walk_m,
+        progress=step,
+    )
+    o_zone = zones.assign(demand.origin_lat, demand.origin_lon)
+    d_zone = zones.assign(demand.dest_lat, demand.dest_lon)
+    o_class, d_class = zones.classes(o_zone), zones.classes(d_zone)
+    price = matrix.price_minor[row_o, row_d]
+    reachable = np.isfinite(matrix.travel_time_s[row_o, row_d])
+    keep = (price >= 0) & reachable & (o_zone >= 0) & (d_zone >= 0)
+    dropped = int((~keep).sum())
+    if dropped:
+        log.warning(
+            "%d of %d OD rows left out: %d unreachable, %d without a known fare, %d outside "
+            "the zones", dropped, len(keep), int((~reachable).sum()), int((price < 0).sum()),
+            int(((o_zone < 0) | (d_zone < 0)).sum()),
+        )
+    if not keep.any():
+        raise EvaluationError("no OD row could be routed and priced inside the zones")
+    timing = {"routing": matrix.seconds, "pricing": 0.0}
+    timing["base_total"] = time.perf_counter() - started
+    return BaseCosts(
+        demand, zones, matrix, row_o, row_d, o_zone, o_class, d_class, keep, timing
+    )
+
+
+def _zone_rows(base: BaseCosts, new: np.ndarray, old: np.ndarray, w: np.ndarray) -> list[dict]:
+    """Per origin zone: trips, mean price, mean change, winners and losers."""
+    zone_idx = base.origin_zone[base.keep]
+    out: list[dict[str, Any]] = []
+    for z in np.unique(zone_idx).tolist():
+        sel = zone_idx == z
+        wl = metrics.winners_losers(old[sel], new[sel], w[sel])
+        zone = base.zones.zones[z]
+        out.append({
+            "zone_id": zone.zone_id,
+            "class": zone.zone_class,
+            "trips": float(w[sel].sum()),
+            "mean_price_minor": float(np.average(new[sel], weights=w[sel])),
+            "mean_change_minor": float(wl.mean_change),
+            "winners": float(wl.winners),
+            "losers": float(wl.losers),
+            "unchanged": float(wl.unchanged),
+        })
+    return out
+
+
+def _accessibility(
+    base: BaseCosts, policy: Policy, parameter: float | None, settings: EvaluationSettings
+) -> dict[str, float]:
+    """Population-weighted opportunities reachable within the time and fare limits.
+
+    Every origin x destination of the matrix is priced under the policy (not only the pairs
+    with demand): accessibility asks what a resident *could* reach.
+    """
+    m = base.matrix
+    n_o, n_d = m.price_minor.shape
+    o_pts_zone = _matrix_zones(base, origin=True)
+    d_pts_zone = _matrix_zones(base, origin=False)
+    zones = base.zones
+    o_class = zones.classes(o_pts_zone)
+    d_class = zones.classes(d_pts_zone)
+    flat = TripArrays(
+        base_price_minor=np.maximum(m.price_minor, 0).reshape(-1),
+        origin_class=np.repeat(o_class, n_d),
+        dest_class=np.tile(d_class, n_o),
+        mode_family=np.where(m.is_transit, "transit", WALK).reshape(-1),
+        trips=np.ones(n_o * n_d),
+    )
+    inside = (np.repeat(o_pts_zone, n_d) >= 0) & (np.tile(d_pts_zone, n_o) >= 0)
+    prices = np.where(
+        inside, apply_policy(policy, flat, parameter=parameter), flat.base_price_minor
+    ).reshape(n_o, n_d).astype(np.float64)
+    prices[m.price_minor < 0] = np.inf
+    population = _zone_values(zones, o_pts_zone, "population")
+    opportunities = _zone_values(zones, d_pts_zone, "opportunities", fallback="population")
+    reach = metrics.accessibility(
+        population, opportunities, m.travel_time_s, prices,
+        max_time_s=settings.access_time_max_min * 60,
+        max_price_minor=settings.access_price_max_minor,
+    )
+    out: dict[str, float] = {}
+    for label in ("central", "peripheral"):
+        sel = o_class == label
+        out[label] = (
+            metrics.population_weighted_mean(reach[sel], population[sel])
+            if sel.any() and population[sel].sum() > 0 else 0.0
+        )
+    out["all"] = (
+        metrics.population_weighted_mean(reach, population) if population.sum() > 0 else 0.0
+    )
+    return out
+
+
+def _matrix_zones(base: BaseCosts, *, origin: bool) -> np.ndarray:
+    """Zone index of each matrix origin (or destination) point."""
+    d = base.demand
+    rows = base.row_o if origin else base.row_d
+    n = base.matrix.price_minor.shape[0 if origin else 1]
+    lat = np.zeros(n)
+    lon = np.zeros(n)
+    lat[rows] = d.origin_lat if origin else d.dest_lat
+    lon[rows] = d.origin_lon if origin else d.dest_lon
+    return base.zones.assign(lat, lon)
+
+
+def _zone_values(
+    zones: ZoneLayer, idx: np.ndarray, key: str, *, fallback: str | None = None
+) -> np.ndarray:
+    """A numeric zone property per point (0 outside, or when the layer lacks it)."""
+    out = np.zeros(len(idx))
+    for i, z in enumerate(idx.tolist()):
+        if z < 0:
+            continue
+        props = zones.zones[z].properties
+        value = props.get(key, props.get(fallback) if fallback else None)
+        out[i] = float(value) if isinstance(value, int | float) else 1.0
+    return out
+
+
+def scenario(
+    base: BaseCosts, policy: Policy, settings: EvaluationSettings
+) -> dict[str, Any]:
+    """One policy's results (the status quo is the policy without measures)."""
+    trips = base.trip_arrays()
+    old = trips.base_price_minor.astype(np.float64)
+    w = trips.trips
+    solution = solve_revenue_neutral(policy, trips)
+    new = apply_policy(solution.policy, trips).astype(np.float64)
+    demand_after = demand_response(w, old, new, policy.elasticity or 0.0)
+    revenue_base = float(np.sum(w * old))
+    revenue = float(np.sum(demand_after * new))
+    classes = trips.origin_class
+    d = base.demand
+    k = base.keep
+    km = base.matrix.distance_m[base.row_o[k], base.row_d[k]]
+    lorenz_x, lorenz_y = metrics.lorenz(new, w)
+    theil = metrics.theil(new, w, classes)
+    doc: dict[str, Any] = {
+        "policy_id": policy.id,
+        "version": policy.version,
+        "name": policy.name,
+        "measures": policy.describe(),
+        "solved": None
+        if solution.parameter is None
+        else {
+            "parameter": solution.parameter,
+            "value": solution.value,
+            "residual": solution.residual,
+            "iterations": solution.iterations,
+        },
+        "revenue_minor": round(revenue),
+        "revenue_change": (revenue - revenue_base) / revenue_base if revenue_base else 0.0,
+        "neutrality_residual": solution.residual if policy.revenue_neutral else None,
+        "trips": float(w.sum()),
+        "mean_price_minor": metrics.group_means(new, w, classes),
+        "price_per_km_minor": metrics.price_per_km(new, km, w, classes),
+        "gini": metrics.gini(new, w),
+        "theil": {
+            "total": theil.total,
+            "between": theil.between,
+            "within": theil.within,
+            "between_share": theil.between_share,
+        },
+        "suits": None,
+        "affordability": None,
+        "lorenz": _thin(lorenz_x, lorenz_y),
+        "accessibility": _accessibility(base, solution.policy, None, settings),
+        "zones": _zone_rows(base, new, old, w),
+    }
+    if d.has_income:
+        income = d.income_minor[k].astype(np.float64)
+        has = income > 0
+        if has.any():
+            doc["suits"] = metrics.suits(new[has], income[has], w[has])
+            a = metrics.affordability(
+                new[has], income[has], w[has], d.income_group[k][has],
+                trips_per_month=settings.trips_per_month,
+                threshold=settings.affordability_threshold,
+            )
+            doc["affordability"] = {
+                "mean_share": a.mean_share,
+                "share_over_threshold": a.share_over_threshold,
+                "by_income_group": a.by_group,
+            }
+    return doc
+
+
+def _thin(x: np.ndarray, y: np.ndarray, n: int = 101) -> dict[str, list[float]]:
+    """A Lorenz curve sampled at n population shares (enough to draw, small to store)."""
+    grid = np.linspace(0.0, 1.0, n)
+    return {
+        "population_share": [round(float(v), 6) for v in grid],
+        "cost_share": [round(float(v), 6) for v in np.interp(grid, x, y)],
+    }
+
+
+def evaluate(
+    base: BaseCosts,
+    policies: Sequence[Policy],
+    settings: EvaluationSettings,
+    *,
+    network: Network,
+    zones_source: str,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """The evaluation document: status quo first, then each policy."""
+    started = time.perf_counter()
+    currency = base.matrix.currency
+    for p in policies:
+        if p.currency != currency:
+            raise EvaluationError(
+                f"policy {p.id} is in {p.currency} but the network's fares are in {currency}"
+            )
+    scenarios = []
+    todo = [status_quo(currency), *policies]
+    for i, p in enumerate(todo):
+        scenarios.append(scenario(base, p, settings))
+        if progress is not None:
+            progress("policies", (i + 1) / len(todo))
+    policies_s = time.perf_counter() - started
+    d = base.demand
+    return {
+        "fairtrip_evaluation": 1,
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "network": {
+            "name": network.name,
+            "service_date": base.matrix.service_date,
+            "depart_local": settings.depart.astimezone(network.timezone).strftime("%H:%M"),
+            "timezone": str(network.timezone),
+        },
+        "demand": {
+            "source": d.source,
+            "synthetic": d.synthetic,
+            "pairs": len(d.trips),
+            "pairs_evaluated": int(base.keep.sum()),
+            "trips": float(d.trips.sum()),
+            "has_income": d.has_income,
+            "note": "SYNTHETIC demand: a gravity model, not observed trips" if d.synthetic
+            else "",
+        },
+        "settings": {
+            "currency": currency,
+            "access_time_max_min": settings.access_time_max_min,
+            "access_price_max_minor": settings.access_price_max_minor,
+            "trips_per_month": settings.trips_per_month,
+            "affordability_threshold": settings.affordability_threshold,
+            "max_walk_m": settings.max_walk_m,
+            "od_matrix": list(base.matrix.price_minor.shape),
+        },
+        "zones": {"source": zones_source, "geojson": base.zones.to_geojson()},
+        "timing_s": {
+            "routing": round(base.timing_s.get("routing", 0.0), 3),
+            "base_total": round(base.timing_s.get("base_total", 0.0), 3),
+            "policies": round(policies_s, 3),
+        },
+        "scenarios": scenarios,
+    }

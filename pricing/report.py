@@ -1,0 +1,1069 @@
+"""An evaluation of fare policies as one HTML page a city planner can open offline.
+
+The lead's `fairtrip.evaluate` writes an evaluation document (JSON, format version
+`EVALUATION_VERSION`); this module turns it into a single self-contained HTML file. Planners
+open such files from a shared drive or an e-mail attachment, often on machines without internet
+access, so the page fetches nothing: no scripts, no web fonts, no map tiles. Charts are inline
+SVG drawn by matplotlib (text kept as text so it stays searchable and sharp), and the zone map
+is drawn from the zone polygons in the document itself.
+
+Everything shown is formatted here, in Python, so the template only lays strings out and the
+formatting is testable. Policy names and measures come from users: the template autoescapes
+them, and matplotlib escapes the text it writes into the SVG.
+
+The input is checked once, at the entry point, against `_EVALUATION`: a missing or mistyped
+key is a `ReportError` naming its path (`scenarios[2].theil.between_share`), so a change to the
+evaluation format fails here, loudly, rather than as a `KeyError` deep inside a chart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import io
+import json
+import logging
+import math
+import re
+import textwrap
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+from typing import Any, Final
+
+import jinja2
+import matplotlib as mpl
+import numpy as np
+from markupsafe import Markup
+from matplotlib.backends.backend_svg import FigureCanvasSVG
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, PathPatch
+from matplotlib.path import Path as MplPath
+
+from pricing.errors import PricingError
+from pricing.money import currency_exponent
+
+log = logging.getLogger(__name__)
+
+#: the `fairtrip_evaluation` format version this module reads
+EVALUATION_VERSION: Final = 1
+#: the zone classes of the pricing contract, in display order
+ZONE_CLASSES: Final = ("central", "peripheral")
+#: at most this many points per Lorenz curve are drawn (the curve is monotone, so sampling it
+#: on a fixed grid loses nothing visible and keeps the SVG small whatever the demand size)
+LORENZ_POINTS: Final = 101
+#: zone outlines are simplified to this fraction of the map's extent before drawing
+MAP_SIMPLIFY_FRACTION: Final = 1 / 1000
+#: how many zones the "largest increases" table lists per scenario
+TOP_INCREASES: Final = 10
+
+_TEMPLATE: Final = "report.html.j2"
+#: matplotlib settings for every chart: text stays <text> (searchable, no glyph paths), a short
+#: font list (it is written into every text element), ids that do not change between runs
+_RC: Final[Mapping[str, Any]] = {
+    "svg.fonttype": "none",
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"],
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+#: scenario line/bar colours (colour-blind friendly); the status quo is always dark grey
+_STATUS_QUO_COLOUR: Final = "#444444"
+_COLOURS: Final = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442")
+_CLASS_LINESTYLE: Final[Mapping[str, Any]] = {"central": "-", "peripheral": (0, (4, 2))}
+_CLASS_LINEWIDTH: Final[Mapping[str, float]] = {"central": 1.1, "peripheral": 0.6}
+_NO_DATA_COLOUR: Final = "#dddddd"
+_SUPERSCRIPT: Final = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+class ReportError(PricingError, ValueError):
+    """The evaluation document cannot be reported: a key is missing, mistyped or unknown.
+
+    `key` is the path of the offending key (`scenarios[1].gini`), `value` what was found there.
+    """
+
+    def __init__(self, message: str, *, key: str, value: Any = None) -> None:
+        super().__init__(message)
+        self.key = key
+        self.value = value
+
+
+# --------------------------------------------------------------------------- input schema
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    """A leaf of the evaluation schema: the accepted JSON types, and whether null is allowed."""
+
+    kinds: tuple[type, ...]
+    nullable: bool = False
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Obj:
+    """A JSON object of the schema; keys not listed are allowed and ignored."""
+
+    fields: Mapping[str, _Field | _Obj | _ListOf]
+    nullable: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _ListOf:
+    """A JSON array whose items all follow `item`; `min_items` guards the ones we index."""
+
+    item: _Obj
+    min_items: int = 0
+
+
+_NUM: Final = _Field((int, float))
+_STR: Final = _Field((str,))
+_LIST: Final = _Field((list, tuple))
+_BY_CLASS: Final = _Obj({"central": _NUM, "peripheral": _NUM, "all": _NUM})
+_ZONE_CLASS: Final = _Field((str,), choices=ZONE_CLASSES)
+
+_SCENARIO: Final = _Obj(
+    {
+        "policy_id": _STR,
+        "name": _STR,
+        "measures": _LIST,
+        "solved": _Obj(
+            {"parameter": _STR, "value": _NUM, "residual": _NUM, "iterations": _NUM},
+            nullable=True,
+        ),
+        "revenue_minor": _Field((int,)),
+        "revenue_change": _NUM,
+        "trips": _NUM,
+        "mean_price_minor": _BY_CLASS,
+        "price_per_km_minor": _Obj({"central": _NUM, "peripheral": _NUM}),
+        "gini": _NUM,
+        "theil": _Obj({"total": _NUM, "between_share": _NUM}),
+        "suits": _Field((int, float), nullable=True),
+        "lorenz": _Obj({"population_share": _LIST, "cost_share": _LIST}),
+        "affordability": _Obj({"mean_share": _NUM, "share_over_threshold": _NUM}, nullable=True),
+        "accessibility": _BY_CLASS,
+        "zones": _ListOf(
+            _Obj(
+                {
+                    "zone_id": _STR,
+                    "class": _ZONE_CLASS,
+                    "trips": _NUM,
+                    "mean_price_minor": _NUM,
+                    "mean_change_minor": _NUM,
+                    "winners": _NUM,
+                    "losers": _NUM,
+                    "unchanged": _NUM,
+                }
+            )
+        ),
+    }
+)
+
+_EVALUATION: Final = _Obj(
+    {
+        "fairtrip_evaluation": _Field((int,)),
+        "generated_at": _STR,
+        "network": _Obj(
+            {"name": _STR, "service_date": _STR, "depart_local": _STR, "timezone": _STR}
+        ),
+        "demand": _Obj({"source": _STR, "synthetic": _Field((bool,))}),
+        "settings": _Obj({"currency": _STR}),
+        "zones": _Obj(
+            {
+                "geojson": _Obj(
+                    {
+                        "features": _ListOf(
+                            _Obj(
+                                {
+                                    "geometry": _Obj({"type": _STR, "coordinates": _LIST}),
+                                    "properties": _Obj({"zone_id": _STR, "class": _ZONE_CLASS}),
+                                }
+                            )
+                        )
+                    }
+                )
+            }
+        ),
+        "timing_s": _Obj({}),
+        "scenarios": _ListOf(_SCENARIO, min_items=1),
+    }
+)
+
+
+def _type_name(kinds: tuple[type, ...]) -> str:
+    names = {int: "integer", float: "number", str: "string", bool: "boolean", list: "array"}
+    return " or ".join(dict.fromkeys(names.get(k, k.__name__) for k in kinds))
+
+
+def _check(value: Any, spec: _Field | _Obj | _ListOf, path: str) -> None:
+    """Raise `ReportError` at the first place where `value` does not follow `spec`."""
+    if value is None and not isinstance(spec, _ListOf) and spec.nullable:
+        return
+    if isinstance(spec, _Field):
+        # bool is an int in Python but never a count or an amount in the document
+        wrong_bool = isinstance(value, bool) and bool not in spec.kinds
+        if wrong_bool or not isinstance(value, spec.kinds):
+            raise ReportError(
+                f"evaluation key {path} is {value!r}; expected {_type_name(spec.kinds)}",
+                key=path,
+                value=value,
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ReportError(
+                f"evaluation key {path} is {value!r}; expected a finite number",
+                key=path,
+                value=value,
+            )
+        if spec.choices and value not in spec.choices:
+            raise ReportError(
+                f"evaluation key {path} is {value!r}; expected one of {', '.join(spec.choices)}",
+                key=path,
+                value=value,
+            )
+    elif isinstance(spec, _Obj):
+        if not isinstance(value, Mapping):
+            raise ReportError(
+                f"evaluation key {path or '(document)'} is {type(value).__name__}; "
+                "expected an object",
+                key=path,
+                value=value,
+            )
+        for name, sub in spec.fields.items():
+            sub_path = f"{path}.{name}" if path else name
+            if name not in value:
+                raise ReportError(f"evaluation is missing required key {sub_path}", key=sub_path)
+            _check(value[name], sub, sub_path)
+    else:
+        if not isinstance(value, (list, tuple)):
+            raise ReportError(
+                f"evaluation key {path} is {type(value).__name__}; expected an array",
+                key=path,
+                value=value,
+            )
+        if len(value) < spec.min_items:
+            raise ReportError(
+                f"evaluation key {path} has {len(value)} items; expected at least {spec.min_items}",
+                key=path,
+                value=value,
+            )
+        for i, item in enumerate(value):
+            _check(item, spec.item, f"{path}[{i}]")
+
+
+def validate_evaluation(evaluation: Mapping[str, Any]) -> None:
+    """Check an evaluation document before reporting it.
+
+    Raises
+    ------
+    ReportError
+        The format version is not `EVALUATION_VERSION`, a required key is missing or has the
+        wrong type (the error's `key` is its path), the currency is unknown, or a Lorenz curve
+        is malformed.
+    """
+    if not isinstance(evaluation, Mapping):
+        raise ReportError(
+            f"evaluation is {type(evaluation).__name__}; expected an object", key="", value=None
+        )
+    if "fairtrip_evaluation" not in evaluation:
+        raise ReportError(
+            "evaluation is missing required key fairtrip_evaluation (the format version)",
+            key="fairtrip_evaluation",
+        )
+    version = evaluation["fairtrip_evaluation"]
+    if version != EVALUATION_VERSION or isinstance(version, bool):
+        raise ReportError(
+            f"evaluation format version is {version!r}; this report reads version "
+            f"{EVALUATION_VERSION}",
+            key="fairtrip_evaluation",
+            value=version,
+        )
+    _check(evaluation, _EVALUATION, "")
+    currency = evaluation["settings"]["currency"]
+    try:
+        currency_exponent(currency)
+    except ValueError as exc:
+        raise ReportError(
+            f"evaluation key settings.currency is {currency!r}: {exc}",
+            key="settings.currency",
+            value=currency,
+        ) from exc
+    for i, scenario in enumerate(evaluation["scenarios"]):
+        lorenz = scenario["lorenz"]
+        n_x, n_y = len(lorenz["population_share"]), len(lorenz["cost_share"])
+        if n_x != n_y or n_x < 2:
+            raise ReportError(
+                f"evaluation key scenarios[{i}].lorenz has {n_x} population shares and {n_y} "
+                "cost shares; expected two arrays of the same length, at least 2",
+                key=f"scenarios[{i}].lorenz",
+                value=(n_x, n_y),
+            )
+        for name in ("population_share", "cost_share"):
+            bad = [v for v in lorenz[name] if not _is_share(v)]
+            if bad:
+                raise ReportError(
+                    f"evaluation key scenarios[{i}].lorenz.{name} holds {bad[0]!r}; expected "
+                    "numbers between 0 and 1",
+                    key=f"scenarios[{i}].lorenz.{name}",
+                    value=bad[0],
+                )
+
+
+def _is_share(value: Any) -> bool:
+    """A number in [0, 1] (NaN is not)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _to_int(value: float) -> int:
+    """Round half to even, exactly (via the shortest decimal repr, not the binary float)."""
+    return int(Decimal(repr(float(value))).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+def format_money(amount_minor: float, currency: str, *, signed: bool = False) -> str:
+    """Minor units as a human amount with thousands separators: 123456, "EUR" -> "1,234.56 EUR".
+
+    Averages arrive as float minor units; they are rounded to a whole minor unit for display.
+    `signed` puts "+" before a positive amount (for changes). Zero is never "-0.00".
+    """
+    minor = amount_minor if isinstance(amount_minor, int) else _to_int(amount_minor)
+    exponent = currency_exponent(currency)
+    whole, part = divmod(abs(minor), 10**exponent)
+    text = f"{whole:,}" + (f".{part:0{exponent}d}" if exponent else "")
+    sign = "-" if minor < 0 else ("+" if signed and minor > 0 else "")
+    return f"{sign}{text} {currency}"
+
+
+def _per_km(amount_minor: float, currency: str) -> str:
+    return f"{format_money(amount_minor, currency)}/km"
+
+
+def _percent(fraction: float, *, digits: int = 1, signed: bool = False) -> str:
+    text = f"{fraction * 100:{'+' if signed else ''}.{digits}f}%"
+    return text.replace("+0.00%", "0.00%").replace("-0.00%", "0.00%")
+
+
+def _scientific(value: float) -> str:
+    """1.2e-9 -> "1.2 × 10⁻⁹": readable by people who do not write code."""
+    if value == 0:
+        return "0"
+    mantissa, exponent = f"{value:.1e}".split("e")
+    return f"{mantissa} × 10{str(int(exponent)).translate(_SUPERSCRIPT)}"
+
+
+def _count(value: float) -> str:
+    return f"{_to_int(value):,}"
+
+
+def _seconds(value: Any) -> str:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return str(value)
+    return f"{value:,.1f} s" if value >= 10 else f"{value:.2f} s"
+
+
+def _in_order(
+    mapping: Mapping[str, Any], order: Sequence[str], *, last: str = ""
+) -> list[tuple[str, Any]]:
+    """Items with the known keys first, in `order`, then the others as they come, `last` last.
+
+    The evaluation JSON is written with sorted keys, so its own order says nothing.
+    """
+    rank = {key: i for i, key in enumerate(order)}
+    rank[last] = len(order) + 1
+    return sorted(mapping.items(), key=lambda kv: rank.get(kv[0], len(order)))
+
+
+def _solved(solved: Mapping[str, Any] | None, currency: str) -> str:
+    if solved is None:
+        return "— (not solved)"
+    name, value = solved["parameter"], solved["value"]
+    iterations = f"{_to_int(solved['iterations'])} iterations"
+    if name.endswith("_minor"):
+        return f"{name.removesuffix('_minor')} = {format_money(value, currency)}, {iterations}"
+    return f"{name} = {value:.4g}, {iterations}"
+
+
+# --------------------------------------------------------------------------- view model
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """One metric of the summary table: its label, one formatted cell per scenario."""
+
+    label: str
+    cells: list[str]
+    group: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Term:
+    """A label and its text: the header facts, the reading guide, settings, timing."""
+
+    term: str
+    meaning: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Chart:
+    """An inline SVG with its kind (the `data-chart` attribute) and caption."""
+
+    kind: str
+    svg: Markup
+    caption: str
+    scenario: int | None = None
+
+
+@dataclass(slots=True)
+class _ClassTally:
+    """Trips that get cheaper / dearer / stay the same, for one zone class."""
+
+    label: str
+    winners: float = 0.0
+    losers: float = 0.0
+    unchanged: float = 0.0
+
+    @property
+    def total(self) -> float:
+        """All trips of the class."""
+        return self.winners + self.losers + self.unchanged
+
+    def cells(self) -> list[str]:
+        """Each count with its share of the class's trips."""
+        total = self.total
+        return [
+            f"{_count(n)} ({_percent(n / total) if total else 'n/a'})"
+            for n in (self.winners, self.losers, self.unchanged)
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class _WinnersLosers:
+    """The winners-and-losers section of one non-status-quo scenario."""
+
+    index: int
+    name: str
+    by_class: list[list[str]]
+    increases: list[list[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Measures:
+    """One scenario's identity and the measures its policy applies."""
+
+    name: str
+    policy_id: str
+    version: str
+    measures: list[str]
+
+
+@dataclass(slots=True)
+class _View:
+    """Everything the template shows, already formatted."""
+
+    title: str
+    network: list[_Term]
+    demand: list[_Term]
+    synthetic: bool
+    demand_note: str
+    scenario_names: list[str]
+    summary: list[_Row]
+    terms: list[_Term]
+    lorenz: _Chart
+    maps: list[_Chart]
+    accessibility: _Chart
+    winners_losers: list[_WinnersLosers]
+    timing: list[_Term]
+    settings: list[_Term]
+    measures: list[_Measures]
+    generated_at: str
+    zones_source: str
+    currency: str
+    access: str
+
+
+def _summary(evaluation: Mapping[str, Any]) -> tuple[list[_Row], list[_Term]]:
+    currency = evaluation["settings"]["currency"]
+    scenarios = evaluation["scenarios"]
+    threshold = evaluation["settings"].get("affordability_threshold")
+    has_threshold = isinstance(threshold, (int, float))
+    over = f"spending over {_percent(threshold, digits=0)}" if has_threshold else "over threshold"
+    no_income = "n/a — no income in demand"
+
+    def cells(fn: Any) -> list[str]:
+        return [fn(s) for s in scenarios]
+
+    def money_of(key: str, cls: str) -> Any:
+        return lambda s: format_money(s[key][cls], currency)
+
+    def gap(s: Mapping[str, Any]) -> str:
+        prices = s["mean_price_minor"]
+        return format_money(prices["peripheral"] - prices["central"], currency, signed=True)
+
+    def theil(s: Mapping[str, Any]) -> str:
+        t = s["theil"]
+        return f"{t['total']:.4f} ({_percent(t['between_share'], digits=0)} between classes)"
+
+    def suits(s: Mapping[str, Any]) -> str:
+        return no_income if s["suits"] is None else f"{s['suits']:+.3f}"
+
+    def afford(key: str) -> Any:
+        def cell(s: Mapping[str, Any]) -> str:
+            a = s["affordability"]
+            return no_income if a is None else _percent(a[key])
+
+        return cell
+
+    rows = [
+        _Row("Revenue", cells(lambda s: format_money(s["revenue_minor"], currency)), "Revenue"),
+        _Row(
+            "Revenue change vs status quo",
+            cells(lambda s: _percent(s["revenue_change"], digits=2, signed=True)),
+        ),
+        _Row(
+            "Neutrality residual",
+            cells(lambda s: "—" if s["solved"] is None else _scientific(s["solved"]["residual"])),
+        ),
+        _Row("Solved parameter", cells(lambda s: _solved(s["solved"], currency))),
+        _Row("Trips", cells(lambda s: _count(s["trips"]))),
+        _Row("Mean price, central", cells(money_of("mean_price_minor", "central")), "Prices"),
+        _Row("Mean price, peripheral", cells(money_of("mean_price_minor", "peripheral"))),
+        _Row("Mean price, all trips", cells(money_of("mean_price_minor", "all"))),
+        _Row("Gap (peripheral − central)", cells(gap)),
+        _Row(
+            "Price per km, central",
+            cells(lambda s: _per_km(s["price_per_km_minor"]["central"], currency)),
+        ),
+        _Row(
+            "Price per km, peripheral",
+            cells(lambda s: _per_km(s["price_per_km_minor"]["peripheral"], currency)),
+        ),
+        _Row("Gini", cells(lambda s: f"{s['gini']:.3f}"), "Equity"),
+        _Row("Theil (share between classes)", cells(theil)),
+        _Row("Suits", cells(suits)),
+        _Row("Affordability: mean share of income", cells(afford("mean_share"))),
+        _Row(f"Affordability: people {over} of income", cells(afford("share_over_threshold"))),
+        _Row(
+            "Accessibility, central",
+            cells(lambda s: _count(s["accessibility"]["central"])),
+            "Access",
+        ),
+        _Row(
+            "Accessibility, peripheral",
+            cells(lambda s: _count(s["accessibility"]["peripheral"])),
+        ),
+    ]
+    settings = evaluation["settings"]
+    access = _access_condition(settings, currency)
+    trips_per_month = settings.get("trips_per_month")
+    monthly = f"{trips_per_month} trips a month" if trips_per_month is not None else "a month"
+    threshold_text = _percent(threshold, digits=0) if has_threshold else "the threshold"
+    terms = [
+        _Term(
+            "Revenue",
+            "What the modelled trips pay in total under the scenario. A revenue-neutral policy "
+            "keeps it equal to the status quo, so the change should be close to 0%.",
+        ),
+        _Term(
+            "Neutrality residual, solved parameter",
+            "A revenue-neutral policy has one free number (for example a flat charge) that the "
+            "evaluation adjusts until revenue matches the status quo. The residual is how far "
+            "from exact the solution stopped; a value like 1 × 10⁻⁹ means 'exact for all "
+            "practical purposes'.",
+        ),
+        _Term(
+            "Mean price, gap",
+            "The average price paid per trip, for trips in central and in peripheral zones. "
+            "A positive gap means peripheral trips pay more on average. A policy that aims at "
+            "spatial fairness moves the gap towards zero or below.",
+        ),
+        _Term(
+            "Price per km",
+            "The average price divided by trip length. Peripheral trips are longer, so they "
+            "usually pay less per km; a flat fare widens that difference, a distance-based "
+            "fare narrows it.",
+        ),
+        _Term(
+            "Gini",
+            "How unevenly fares are spread over trips: 0 means every trip pays the same, "
+            "values towards 1 mean a few trips pay nearly everything. Lower is more even.",
+        ),
+        _Term(
+            "Theil",
+            "Another measure of unevenness (0 = perfectly even, lower is more even) that splits "
+            "into a part between central and peripheral zones and a part within them. The share "
+            "between classes says how much of the unevenness is explained by where people "
+            "live; lower means location matters less.",
+        ),
+        _Term(
+            "Suits",
+            "Whether fares take a larger share of income from poorer or richer people: below 0 "
+            "the fares are regressive (the poor pay a larger share of their income), above 0 "
+            "progressive. Higher is fairer. Needs incomes in the demand data.",
+        ),
+        _Term(
+            "Affordability",
+            f"What travelling costs as a share of income, for {monthly}: the average share, "
+            f"and the share of people who would spend more than {threshold_text} of their "
+            "income. Lower is fairer. Needs incomes in the demand data.",
+        ),
+        _Term(
+            "Accessibility",
+            f"The number of opportunities (such as jobs or services) a resident can reach "
+            f"{access}, averaged over the residents of central and of peripheral zones. Higher "
+            "is better; a fair policy raises the peripheral value, or at least does not lower "
+            "it.",
+        ),
+    ]
+    return rows, terms
+
+
+def _access_condition(settings: Mapping[str, Any], currency: str) -> str:
+    """'within 45 min for at most 3.00 EUR', from the settings that exist."""
+    parts = []
+    if isinstance(settings.get("access_time_max_min"), (int, float)):
+        parts.append(f"within {settings['access_time_max_min']:g} min")
+    if isinstance(settings.get("access_price_max_minor"), (int, float)):
+        parts.append(f"for at most {format_money(settings['access_price_max_minor'], currency)}")
+    return " ".join(parts) or "by the modelled trips"
+
+
+#: the evaluation's phases in the order they run (then any others, then "total")
+_TIMING_ORDER: Final = ("routing", "pricing", "policies", "report")
+_SETTING_LABELS: Final[Mapping[str, str]] = {
+    "currency": "Currency",
+    "access_time_max_min": "Accessibility: longest trip",
+    "access_price_max_minor": "Accessibility: highest price",
+    "trips_per_month": "Affordability: trips per month",
+    "affordability_threshold": "Affordability: threshold share of income",
+}
+
+
+def _setting(key: str, value: Any, currency: str) -> str:
+    if value is None:
+        return "—"
+    if key.endswith("_minor") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return format_money(value, currency)
+    if key.endswith("_min") and isinstance(value, (int, float)):
+        return f"{value:g} min"
+    if key == "affordability_threshold" and isinstance(value, (int, float)):
+        return _percent(value, digits=0)
+    if isinstance(value, (Mapping, list)):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return str(value)
+
+
+def _winners_losers(evaluation: Mapping[str, Any]) -> list[_WinnersLosers]:
+    currency = evaluation["settings"]["currency"]
+    sections = []
+    for index, scenario in enumerate(evaluation["scenarios"]):
+        if index == 0:
+            continue
+        tallies = {cls: _ClassTally(cls) for cls in ZONE_CLASSES}
+        everyone = _ClassTally("all")
+        for row in scenario["zones"]:
+            for tally in (tallies[row["class"]], everyone):
+                tally.winners += row["winners"]
+                tally.losers += row["losers"]
+                tally.unchanged += row["unchanged"]
+        dearer = sorted(
+            (row for row in scenario["zones"] if row["mean_change_minor"] > 0),
+            key=lambda row: (-row["mean_change_minor"], row["zone_id"]),
+        )[:TOP_INCREASES]
+        sections.append(
+            _WinnersLosers(
+                index=index,
+                name=scenario["name"],
+                by_class=[[t.label, *t.cells()] for t in (*tallies.values(), everyone)],
+                increases=[
+                    [
+                        row["zone_id"],
+                        row["class"],
+                        _count(row["trips"]),
+                        format_money(row["mean_price_minor"], currency),
+                        format_money(row["mean_change_minor"], currency, signed=True),
+                    ]
+                    for row in dearer
+                ],
+            )
+        )
+    return sections
+
+
+# --------------------------------------------------------------------------- charts
+
+
+@contextmanager
+def _chart_settings(salt: str) -> Iterator[None]:
+    """Matplotlib settings for one chart, scoped: the global rcParams are left untouched."""
+    with mpl.rc_context({**_RC, "svg.hashsalt": salt}):
+        yield
+
+
+_XML_PROLOGUE: Final = re.compile(r"\A.*?(?=<svg\b)", re.DOTALL)
+_ID_ATTR: Final = re.compile(r'\bid="([^"]+)"')
+_ID_REF: Final = re.compile(r'(href="#|url\(#)([^")]+)')
+
+
+def _svg(fig: Figure, prefix: str) -> Markup:
+    """The figure as an SVG element ready to inline in HTML.
+
+    The XML prologue and DOCTYPE are dropped (an HTML document has its own), and every id is
+    prefixed: each matplotlib SVG numbers its groups from 1 ("figure_1", "axes_1"), and ids
+    must be unique across the several charts of one page.
+    """
+    buf = io.BytesIO()
+    metadata = {"Date": None, "Creator": None, "Format": None, "Type": None}
+    FigureCanvasSVG(fig).print_svg(buf, metadata=metadata)
+    svg = _XML_PROLOGUE.sub("", buf.getvalue().decode("utf-8"), count=1)
+    svg = _ID_ATTR.sub(lambda m: f'id="{prefix}-{m.group(1)}"', svg)
+    svg = _ID_REF.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", svg)
+    # matplotlib's stylesheet applies to the whole page once inlined; it only sets SVG stroke
+    # properties, which HTML elements ignore, but one copy per chart is noise
+    svg = svg.replace(
+        '<style type="text/css">*{stroke-linejoin: round; stroke-linecap: butt}</style>', ""
+    )
+    svg = svg.replace("<svg ", '<svg role="img" style="stroke-linejoin: round" ', 1)
+    # matplotlib escaped every text it wrote (policy names included), so this is safe markup
+    return Markup(svg.strip())
+
+
+def _colour(index: int) -> str:
+    return _STATUS_QUO_COLOUR if index == 0 else _COLOURS[(index - 1) % len(_COLOURS)]
+
+
+def _label(name: str, width: int = 40) -> str:
+    return textwrap.shorten(name, width=width, placeholder="…")
+
+
+def _lorenz_chart(evaluation: Mapping[str, Any], synthetic_note: str) -> _Chart:
+    grid = np.linspace(0.0, 1.0, LORENZ_POINTS)
+    with _chart_settings("lorenz"):
+        fig = Figure(figsize=(5.6, 4.2), layout="constrained")
+        ax = fig.add_subplot()
+        ax.plot([0, 1], [0, 1], color="#999999", linewidth=0.8, linestyle=":", label="Equality")
+        for index, scenario in enumerate(evaluation["scenarios"]):
+            xs = np.asarray(scenario["lorenz"]["population_share"], dtype=float)
+            ys = np.asarray(scenario["lorenz"]["cost_share"], dtype=float)
+            ax.plot(
+                grid,
+                np.interp(grid, xs, ys),
+                color=_colour(index),
+                linewidth=1.6 if index else 1.2,
+                linestyle="--" if index == 0 else "-",
+                label=_label(scenario["name"]),
+            )
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_aspect("equal")
+        ax.set_xlabel("Cumulative share of trips (cheapest first)")
+        ax.set_ylabel("Cumulative share of fares paid")
+        ax.legend(loc="upper left", frameon=False, fontsize=8)
+        svg = _svg(fig, "lorenz")
+    caption = (
+        "Lorenz curves of fares paid, one line per scenario; the dotted diagonal is perfect "
+        f"equality.{synthetic_note}"
+    )
+    return _Chart("lorenz", svg, caption)
+
+
+def _ring_path(rings: Sequence[Sequence[Sequence[float]]]) -> tuple[list[Any], list[int]]:
+    vertices: list[Any] = []
+    codes: list[int] = []
+    for ring in rings:
+        points = [(float(p[0]), float(p[1])) for p in ring]
+        if len(points) < 3:
+            continue
+        vertices.extend([*points, points[0]])
+        codes.extend([MplPath.MOVETO, *[MplPath.LINETO] * (len(points) - 1), MplPath.CLOSEPOLY])
+    return vertices, codes
+
+
+@dataclass(frozen=True, slots=True)
+class _ZoneShape:
+    """A zone's outline as a matplotlib path (lon/lat), with its id and class."""
+
+    zone_id: str
+    zone_class: str
+    path: MplPath
+
+
+def _zone_shapes(evaluation: Mapping[str, Any]) -> tuple[list[_ZoneShape], tuple[float, ...]]:
+    """Every polygon zone as a path, plus the bounds (min lon, min lat, max lon, max lat).
+
+    Outlines are simplified to a fraction of the map's extent (nothing visible is lost at the
+    size a panel is drawn) and oriented so holes stay holes under SVG's nonzero fill rule.
+    """
+    import shapely  # here, not at module level: only the map needs it
+    from shapely.geometry import shape
+    from shapely.geometry.polygon import orient
+
+    features = evaluation["zones"]["geojson"]["features"]
+    geometries = []
+    for feature in features:
+        geometry = feature["geometry"]
+        if geometry["type"] not in {"Polygon", "MultiPolygon"}:
+            log.warning(
+                "zone %s has a %s geometry; only polygons are drawn",
+                feature["properties"]["zone_id"],
+                geometry["type"],
+            )
+            continue
+        geometries.append((feature["properties"], shape(geometry)))
+    if not geometries:
+        return [], (0.0, 0.0, 1.0, 1.0)
+    bounds = tuple(shapely.total_bounds([g for _, g in geometries]).tolist())
+    tolerance = max(bounds[2] - bounds[0], bounds[3] - bounds[1]) * MAP_SIMPLIFY_FRACTION
+    shapes = []
+    for properties, geometry in geometries:
+        simple = geometry.simplify(tolerance, preserve_topology=True)
+        parts = getattr(simple, "geoms", [simple])
+        vertices: list[Any] = []
+        codes: list[int] = []
+        for polygon in parts:
+            oriented = orient(polygon, sign=1.0)
+            rings = [oriented.exterior.coords, *(r.coords for r in oriented.interiors)]
+            v, c = _ring_path(rings)
+            vertices.extend(v)
+            codes.extend(c)
+        if vertices:
+            shapes.append(
+                _ZoneShape(properties["zone_id"], properties["class"], MplPath(vertices, codes))
+            )
+    return shapes, bounds
+
+
+def _map_charts(evaluation: Mapping[str, Any], synthetic_note: str) -> list[_Chart]:
+    """One small-multiple panel per non-status-quo scenario, all on the same colour scale."""
+    currency = evaluation["settings"]["currency"]
+    unit = 10 ** currency_exponent(currency)
+    shapes, (min_x, min_y, max_x, max_y) = _zone_shapes(evaluation)
+    scenarios = evaluation["scenarios"]
+    changes = [
+        {row["zone_id"]: row["mean_change_minor"] / unit for row in scenario["zones"]}
+        for scenario in scenarios
+    ]
+    # one symmetric scale for every panel, so equal colours mean equal changes across panels
+    limit = max((abs(v) for by_zone in changes[1:] for v in by_zone.values()), default=0.0)
+    norm = Normalize(vmin=-(limit or 0.01), vmax=limit or 0.01)
+    pad_x, pad_y = (max_x - min_x) * 0.03, (max_y - min_y) * 0.03
+    # lon/lat degrees: a degree of longitude is cos(latitude) as long as one of latitude
+    aspect = 1.0 / max(math.cos(math.radians((min_y + max_y) / 2)), 0.01)
+    charts = []
+    for index in range(1, len(scenarios)):
+        by_zone = changes[index]
+        with _chart_settings(f"map-{index}"):
+            fig = Figure(figsize=(4.4, 4.0), layout="constrained")
+            ax = fig.add_subplot()
+            cmap = mpl.colormaps["RdYlGn_r"]
+            missing = False
+            # central outlines last, so their solid line is not broken by a dashed neighbour
+            for zone in sorted(shapes, key=lambda z: z.zone_class == "central"):
+                change = by_zone.get(zone.zone_id)
+                missing = missing or change is None
+                ax.add_patch(
+                    PathPatch(
+                        zone.path,
+                        facecolor=_NO_DATA_COLOUR if change is None else cmap(norm(change)),
+                        edgecolor="#333333",
+                        linewidth=_CLASS_LINEWIDTH[zone.zone_class],
+                        linestyle=_CLASS_LINESTYLE[zone.zone_class],
+                        gid=f"zone-{zone.zone_id}",
+                    )
+                )
+            ax.set_xlim(min_x - pad_x, max_x + pad_x)
+            ax.set_ylim(min_y - pad_y, max_y + pad_y)
+            ax.set_aspect(aspect)
+            ax.set_axis_off()
+            ax.set_title(_label(scenarios[index]["name"], 48), fontsize=9)
+            colourbar = fig.colorbar(
+                mpl.cm.ScalarMappable(norm=norm, cmap=cmap),
+                ax=ax,
+                orientation="horizontal",
+                shrink=0.8,
+                aspect=30,
+            )
+            colourbar.set_label(f"Mean price change per trip ({currency}); green = cheaper")
+            handles = [
+                Line2D([], [], color="#333333", linewidth=1.0, linestyle=_CLASS_LINESTYLE[c])
+                for c in ZONE_CLASSES
+            ]
+            labels = [f"{c} zone" for c in ZONE_CLASSES]
+            if missing:
+                handles.append(Patch(facecolor=_NO_DATA_COLOUR, edgecolor="#333333"))
+                labels.append("no trips")
+            fig.legend(
+                handles,
+                labels,
+                loc="outside lower center",
+                ncols=len(handles),
+                fontsize=7,
+                frameon=False,
+            )
+            svg = _svg(fig, f"map-{index}")
+        caption = (
+            f"Change in mean price per trip by zone, {scenarios[index]['name']} compared with "
+            f"the status quo.{synthetic_note}"
+        )
+        charts.append(_Chart("map", svg, caption, scenario=index))
+    return charts
+
+
+def _accessibility_chart(evaluation: Mapping[str, Any], synthetic_note: str) -> _Chart:
+    scenarios = evaluation["scenarios"]
+    groups = (*ZONE_CLASSES, "all")
+    width = 0.8 / len(scenarios)
+    with _chart_settings("accessibility"):
+        fig = Figure(figsize=(6.0, 3.4), layout="constrained")
+        ax = fig.add_subplot()
+        for index, scenario in enumerate(scenarios):
+            values = [scenario["accessibility"][g] for g in groups]
+            positions = np.arange(len(groups)) - 0.4 + width * (index + 0.5)
+            ax.bar(
+                positions,
+                values,
+                width=width * 0.92,
+                color=_colour(index),
+                label=_label(scenario["name"]),
+            )
+        ax.set_xticks(np.arange(len(groups)), [f"{g} zones" for g in groups])
+        ax.set_ylabel("Opportunities reachable")
+        ax.yaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax.legend(
+            loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=2, frameon=False, fontsize=8
+        )
+        svg = _svg(fig, "accessibility")
+    caption = (
+        "Accessibility by zone class, one bar per scenario (the first, grey, is the status "
+        f"quo).{synthetic_note}"
+    )
+    return _Chart("accessibility", svg, caption)
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    """The template environment, built on first use (not at import) and then reused."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("pricing", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _header(evaluation: Mapping[str, Any]) -> tuple[list[_Term], list[_Term]]:
+    network = evaluation["network"]
+    try:
+        day = dt.date.fromisoformat(network["service_date"])
+    except ValueError as exc:
+        raise ReportError(
+            f"evaluation key network.service_date is {network['service_date']!r}; expected a "
+            "date as YYYY-MM-DD",
+            key="network.service_date",
+            value=network["service_date"],
+        ) from exc
+    when = (
+        f"{day:%A} {day.day} {day:%B %Y}, departing {network['depart_local']} "
+        f"({network['timezone']})"
+    )
+    demand = evaluation["demand"]
+    demand_terms = [_Term("Source", demand["source"])]
+    if isinstance(demand.get("pairs"), (int, float)):
+        demand_terms.append(_Term("Origin–destination pairs", _count(demand["pairs"])))
+    if isinstance(demand.get("trips"), (int, float)):
+        demand_terms.append(_Term("Trips", _count(demand["trips"])))
+    demand_terms.append(
+        _Term("Incomes", "included" if demand.get("has_income") else "not included")
+    )
+    return [_Term("Network", network["name"]), _Term("Trips modelled", when)], demand_terms
+
+
+def render_report(evaluation: Mapping[str, Any]) -> str:
+    """The evaluation as one self-contained HTML page (it fetches nothing when opened).
+
+    Raises
+    ------
+    ReportError
+        The document is not a valid evaluation (see `validate_evaluation`).
+    """
+    validate_evaluation(evaluation)
+    currency = evaluation["settings"]["currency"]
+    synthetic = evaluation["demand"]["synthetic"]
+    synthetic_note = " Synthetic demand." if synthetic else ""
+    network_terms, demand_terms = _header(evaluation)
+    summary, terms = _summary(evaluation)
+    scenarios = evaluation["scenarios"]
+    view = _View(
+        title=f"Fare policy evaluation — {evaluation['network']['name']}",
+        network=network_terms,
+        demand=demand_terms,
+        synthetic=synthetic,
+        demand_note=str(evaluation["demand"].get("note") or ""),
+        scenario_names=[s["name"] for s in scenarios],
+        summary=summary,
+        terms=terms,
+        lorenz=_lorenz_chart(evaluation, synthetic_note),
+        maps=_map_charts(evaluation, synthetic_note),
+        accessibility=_accessibility_chart(evaluation, synthetic_note),
+        winners_losers=_winners_losers(evaluation),
+        timing=[
+            _Term(k, _seconds(v))
+            for k, v in _in_order(evaluation["timing_s"], _TIMING_ORDER, last="total")
+        ],
+        settings=[
+            _Term(_SETTING_LABELS.get(k, k), _setting(k, v, currency))
+            for k, v in _in_order(evaluation["settings"], tuple(_SETTING_LABELS))
+        ],
+        measures=[
+            _Measures(
+                name=s["name"],
+                policy_id=s["policy_id"],
+                version=str(s.get("version", "")),
+                measures=[str(m) for m in s["measures"]],
+            )
+            for s in scenarios
+        ],
+        generated_at=evaluation["generated_at"],
+        zones_source=str(evaluation["zones"].get("source") or ""),
+        currency=currency,
+        access=_access_condition(evaluation["settings"], currency),
+    )
+    return _environment().get_template(_TEMPLATE).render(view=view)
+
+
+def write_report(evaluation: Mapping[str, Any], out_dir: Path) -> tuple[Path, Path]:
+    """Write `evaluation.json` (pretty, sorted keys) and `report.html` into `out_dir`.
+
+    The page is rendered before anything is written, so an invalid evaluation leaves the
+    directory as it was. Returns the two paths (JSON, HTML).
+
+    Raises
+    ------
+    ReportError
+        The document is not a valid evaluation, or holds NaN/Infinity (which JSON cannot carry).
+    """
+    html = render_report(evaluation)
+    try:
+        document = json.dumps(
+            evaluation, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False
+        )
+    except ValueError as exc:
+        raise ReportError(
+            f"evaluation cannot be written as JSON: {exc}", key="", value=None
+        ) from exc
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path, html_path = out_dir / "evaluation.json", out_dir / "report.html"
+    json_path.write_text(document + "\n", encoding="utf-8")
+    html_path.write_text(html, encoding="utf-8")
+    log.info("evaluation report written to %s", html_path)
+    return json_path, html_path
