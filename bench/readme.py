@@ -190,12 +190,50 @@ def render_providers() -> str:
     )
 
 
+PRICING_TEMPLATE = """
+**Pricing and evaluation** (`python -m bench.pricing`; real HSL fares, SYNTHETIC demand).
+
+| measure | figure |
+|---|---|
+| pricing the itineraries of one `/plan` call ({plans} random Helsinki plans, base fares) | p50 {b50} ms, p95 {b95} ms |
+| the same with a policy active (zone lookup + adjustment) | p50 {p50} ms, p95 {p95} ms |
+| evaluation of one policy over a {n_o} x {n_d} zone OD matrix ({pairs:,} pairs): routing (one RAPTOR run per origin) | {routing} s ({per_origin} ms per origin) |
+| ... policy solve and all metrics (status quo + policy) | {policies} s |
+| ... HTML report ({report_kb} KB) | {report} s |
+| ... total (target <= 60 s) | {total} s |
+"""
+
+
+def render_pricing() -> str:
+    path = RESULTS / "pricing.json"
+    if not path.exists():
+        return ""
+    r = json.loads(path.read_text())
+    pp, ev = r["plan_pricing"], r["evaluation_100x100"]
+    return PRICING_TEMPLATE.format(
+        plans=pp["plans"],
+        b50=pp["base_fares_per_plan"]["median_ms"],
+        b95=pp["base_fares_per_plan"]["p95_ms"],
+        p50=pp["with_policy_per_plan"]["median_ms"],
+        p95=pp["with_policy_per_plan"]["p95_ms"],
+        n_o=ev["matrix"][0],
+        n_d=ev["matrix"][1],
+        pairs=ev["pairs"],
+        routing=ev["routing_s"],
+        per_origin=ev["routing_per_origin_ms"],
+        policies=ev["policies_s"],
+        report=ev["report_s"],
+        report_kb=round(ev["report_bytes"] / 1024),
+        total=ev["total_s"],
+    )
+
+
 def main() -> None:
     text = README.read_text()
     pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
     if not pattern.search(text):
         sys.exit(f"{README} has no benchmark markers")
-    body = render() + render_api() + render_providers()
+    body = render() + render_api() + render_providers() + render_pricing()
     README.write_text(pattern.sub(lambda _: f"{START}\n{body}{END}", text))
 
 

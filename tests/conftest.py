@@ -44,9 +44,18 @@ def api_client(helsinki_dir: Path, tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
-def api_schema(api_client):
-    """The app's OpenAPI schema, loaded through the running app (for schemathesis)."""
+def api_schema(helsinki_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The app's OpenAPI schema, for schemathesis, on an app of its own: schemathesis runs
+    the app's lifespan itself (start and stop around its calls), which must not shut down
+    the planning thread of the session's shared `api_client`.
+    """
     import schemathesis
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    store = tmp_path_factory.mktemp("schema-policies") / "policies.sqlite3"
+    app = create_app(Settings(network=helsinki_dir, policy_store_url=f"sqlite:///{store}"))
 
     # a schema-valid request may still be refused, as documented: 422 when the point lies
     # outside the city or the date outside the feed, 401/403 for a made-up credential,
@@ -55,4 +64,4 @@ def api_schema(api_client):
     config = schemathesis.Config.from_dict(
         {"checks": {"positive_data_acceptance": {"expected-statuses": accepted}}}
     )
-    return schemathesis.openapi.from_asgi("/openapi.json", api_client.app, config=config)
+    return schemathesis.openapi.from_asgi("/openapi.json", app, config=config)

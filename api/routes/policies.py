@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import AdminDep
-from api.errors import ApiError
+from api.errors import ApiError, error_responses
 from api.examples import created, responses
 from api.state import AppState, StateDep
 from pricing.errors import PricingError
@@ -25,8 +25,22 @@ from pricing.policy_store import PolicyExistsError, StoredPolicy, UnknownPolicyE
 
 router = APIRouter(tags=["policies"])
 
-PolicyIdPath = Annotated[str, Path(pattern=r"^[a-z0-9-]{3,64}$", description="policy id")]
-JobIdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", description="evaluation job id")]
+PolicyIdPath = Annotated[
+    str,
+    Path(pattern=r"^[a-z0-9-]{3,64}$", description="policy id",
+         openapi_examples={"flat": {"value": "city-wide-average"}}),
+]
+JobIdPath = Annotated[
+    str,
+    Path(pattern=r"^[0-9a-f]{16}$", description="evaluation job id",
+         openapi_examples={"job": {"value": "3f9a1c0d5e7b2a44"}}),
+]
+_EXAMPLE_JOB = {
+    "job_id": "3f9a1c0d5e7b2a44", "policy_id": "city-wide-average", "version": 1,
+    "compare_with": [], "status": "running", "stage": "routing", "progress": 0.42,
+    "error": None, "created_at": "2026-11-22T10:00:00+00:00", "finished_at": None,
+    "links": {"self": "/evaluations/3f9a1c0d5e7b2a44", "result": None, "report": None},
+}
 
 _EXAMPLE_POLICY = {
     "policy": {"fairtrip_policy": 1, "id": "flat-transit", "version": 1},
@@ -137,7 +151,7 @@ def get_policy(
 
 @router.post(
     "/policies/{policy_id}/activate",
-    responses=responses(_EXAMPLE_POLICY, 401, 403, 404, 409, 422),
+    responses=responses(_EXAMPLE_POLICY, 400, 401, 403, 404, 409, 413, 422),
 )
 async def activate_policy(
     policy_id: PolicyIdPath,
@@ -182,8 +196,9 @@ async def deactivate_policy(policy_id: PolicyIdPath, state: StateDep, _admin: Ad
 
 @router.post(
     "/policies/{policy_id}/evaluations", status_code=202,
-    responses={202: {"description": "Evaluation queued"},
-               **created(None, 401, 403, 404, 413, 422)},
+    responses={202: {"description": "Evaluation queued",
+                     "content": {"application/json": {"example": _EXAMPLE_JOB}}},
+               **created(None, 400, 401, 403, 404, 413, 422)},
 )
 async def evaluate_policy(
     policy_id: PolicyIdPath,
@@ -225,7 +240,7 @@ def _job(state: AppState, job_id: str) -> Any:
     return job
 
 
-@router.get("/evaluations/{job_id}", responses=responses({"status": "running"}, 404, 422))
+@router.get("/evaluations/{job_id}", responses=responses(_EXAMPLE_JOB, 404, 422))
 def evaluation_status(job_id: JobIdPath, state: StateDep) -> dict[str, Any]:
     """Status and progress of an evaluation job."""
     return _job(state, job_id).public()
@@ -242,8 +257,9 @@ def evaluation_result(job_id: JobIdPath, state: StateDep) -> dict[str, Any]:
 
 
 @router.get(
-    "/evaluations/{job_id}/report", response_class=HTMLResponse,
-    responses={200: {"content": {"text/html": {}}}, **created(None, 404, 409, 422)},
+    "/evaluations/{job_id}/report", response_model=None,
+    responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}},
+               **error_responses(404, 409, 422)},
 )
 def evaluation_report(job_id: JobIdPath, state: StateDep) -> HTMLResponse:
     """The evaluation as a self-contained HTML report (opens offline)."""
