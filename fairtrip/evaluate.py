@@ -75,6 +75,8 @@ class BaseCosts:
     origin_class: np.ndarray
     dest_class: np.ndarray
     keep: np.ndarray  # rows with a known price and a way to travel
+    matrix_o_zone: np.ndarray  # matrix origin -> zone index (-1 outside)
+    matrix_d_zone: np.ndarray  # matrix destination -> zone index
     timing_s: dict[str, float] = field(default_factory=dict)
 
     def trip_arrays(self) -> TripArrays:
@@ -146,7 +148,8 @@ def base_costs(
     timing = {"routing": matrix.seconds, "pricing": 0.0}
     timing["base_total"] = time.perf_counter() - started
     return BaseCosts(
-        demand, zones, matrix, row_o, row_d, o_zone, o_class, d_class, keep, timing
+        demand, zones, matrix, row_o, row_d, o_zone, o_class, d_class, keep,
+        zones.assign(o_pts[:, 0], o_pts[:, 1]), zones.assign(d_pts[:, 0], d_pts[:, 1]), timing,
     )
 
 
@@ -181,8 +184,7 @@ def _accessibility(
     """
     m = base.matrix
     n_o, n_d = m.price_minor.shape
-    o_pts_zone = _matrix_zones(base, origin=True)
-    d_pts_zone = _matrix_zones(base, origin=False)
+    o_pts_zone, d_pts_zone = base.matrix_o_zone, base.matrix_d_zone
     zones = base.zones
     o_class = zones.classes(o_pts_zone)
     d_class = zones.classes(d_pts_zone)
@@ -216,18 +218,6 @@ def _accessibility(
         metrics.population_weighted_mean(reach, population) if population.sum() > 0 else 0.0
     )
     return out
-
-
-def _matrix_zones(base: BaseCosts, *, origin: bool) -> np.ndarray:
-    """Zone index of each matrix origin (or destination) point."""
-    d = base.demand
-    rows = base.row_o if origin else base.row_d
-    n = base.matrix.price_minor.shape[0 if origin else 1]
-    lat = np.zeros(n)
-    lon = np.zeros(n)
-    lat[rows] = d.origin_lat if origin else d.dest_lat
-    lon[rows] = d.origin_lon if origin else d.dest_lon
-    return base.zones.assign(lat, lon)
 
 
 def _zone_values(

@@ -86,6 +86,9 @@ class ItineraryPricer:
         self.facts = facts
         self.service_date = service_date
         self.active = active
+        #: zone classes of the plan's two ends: every itinerary of a plan shares them, so
+        #: the zone lookup runs once per plan, not once per itinerary
+        self._ends: dict[tuple[float, ...], tuple[str, str]] = {}
         # walk-only trips are priced in the fare currency (or the policy's, with no fares)
         self.currency = (
             fares.currency if fares is not None
@@ -163,7 +166,12 @@ class ItineraryPricer:
                 f"policy {active.policy.id} is in {active.policy.currency}, fares are in "
                 f"{base.currency}: not applied"
             )
-        o, d = active.classes((origin[0], destination[0]), (origin[1], destination[1]))
+        key = (*origin, *destination)
+        if key not in self._ends:
+            self._ends[key] = active.classes(
+                (origin[0], destination[0]), (origin[1], destination[1])
+            )
+        o, d = self._ends[key]
         if not o or not d:
             end = "origin" if not o else "destination"
             return 0, f"policy {active.policy.id} not applied: the {end} is outside its zones"

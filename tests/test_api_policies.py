@@ -11,14 +11,9 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
+from api.schemas import KAMPPI_TO_KRUUNUNHAKA as KAMPPI_KRUUNUNHAKA
+
 ADMIN = "policy-admin-token-0123456789abcdef"
-KAMPPI_KRUUNUNHAKA = {
-    "from_lat": 60.1685,
-    "from_lon": 24.9316,
-    "to_lat": 60.1725,
-    "to_lon": 24.9560,
-    "at": "2022-02-22T08:00:00+02:00",
-}
 FLAT_200 = """\
 fairtrip_policy: 1
 id: flat-two-euros
