@@ -58,6 +58,7 @@ async def load_state(settings: Settings) -> AppState:
     log.info("network %s ready: %d stops, dates %s", net.name, len(stop_index.by_id),
              ", ".join(net.service_dates))
     fleets = await start_fleets(settings, net)
+    planning.fleet_source = fleets.store.fresh_snapshots
     from api.pricing import open_pricing
 
     pricing = open_pricing(settings, net, planning)

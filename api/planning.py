@@ -12,17 +12,33 @@ import asyncio
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from api.errors import ApiError
 from api.schemas import PlanQuery
 from fairtrip.fare_facts import RideFactsReader
-from fairtrip.itinerary import ItineraryWriter, plan_to_dict, select_itineraries
+from fairtrip.itinerary import ItineraryWriter, chosen_plan
 from fairtrip.itinerary_prices import ActivePolicy, ItineraryPricer
 from fairtrip.network import Network
+from fairtrip.rental_fleets import RENTAL_MODES, FleetView, RentalFleets
 from routing.errors import OutsideNetworkError, RoutingError, ServiceDateError
+from routing.multimodal import FleetRoles, MultiModalOptions, MultiModalPlanner
 from routing.planner import PlanOptions
+
+if TYPE_CHECKING:
+    from providers.model import FleetSnapshot
+
+#: where in a trip each vehicle mode may be used: the rider's own bike starts at the origin
+#: (ride it, or ride it to a stop and leave it there) and a car is not taken between two
+#: transit rides
+_ROLES = {
+    "BICYCLE": FleetRoles(access=True, egress=False, direct=True, mid=False),
+    "BICYCLE_RENTAL": FleetRoles(),
+    "SCOOTER_RENTAL": FleetRoles(),
+    "CAR_RENTAL": FleetRoles(mid=False),
+}
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +62,43 @@ class PlanService:
         #: the policy /plan applies; swapped whole by the pricing service, read once per plan
         self.active_policy: ActivePolicy | None = None
         self._facts: dict[str, RideFactsReader] = {}
+        #: the store's fresh fleets at a given epoch second (set when the fleets start)
+        self.fleet_source: Callable[[int], Mapping[str, FleetSnapshot]] | None = None
+        self._rental_fleets: RentalFleets | None = None
+        self._multimodal: dict[str, MultiModalPlanner] = {}
 
     def warm_up(self) -> None:
         """Build the snapping index and compile the kernels before the first request."""
         self.net.walk_index  # noqa: B018  (property builds the STRtree)
         for key in set(self.net.manifest["service_dates"].values()):
-            self.net.planner(key)
+            self.multimodal(key)
+        if self.net.rental_search is not None:
+            self._rental_fleets = RentalFleets(self.net)
+
+    def multimodal(self, key: str) -> MultiModalPlanner:
+        """The multimodal planner of one timetable, built once per worker."""
+        if key not in self._multimodal:
+            self._multimodal[key] = MultiModalPlanner(self.net.planner(key), self.net.rental_search)
+        return self._multimodal[key]
+
+    def fleets_for(self, q: PlanQuery) -> tuple[list[FleetView], list[str]]:
+        """The fleets this request may use, and notes on the ones it may not."""
+        modes = q.mode_set()
+        views: list[FleetView] = []
+        notes: list[str] = []
+        if self._rental_fleets is None:
+            return views, notes
+        if modes & set(RENTAL_MODES) and self.fleet_source is not None:
+            snapshots = self.fleet_source(int(time.time()))
+            views, notes = self._rental_fleets.views(
+                snapshots,
+                modes=modes,
+                providers=q.provider_set(),
+                exclude_providers=q.excluded_set(),
+            )
+        if "BICYCLE" in modes:
+            views.append(self._rental_fleets.own_bike(q.from_lat, q.from_lon))
+        return views, notes
 
     async def plan(self, q: PlanQuery) -> dict[str, Any]:
         """Plan `q` on the planning thread; raise BudgetExceededError past the budget."""
@@ -81,30 +128,57 @@ class PlanService:
             walk_speed_mps=q.walk_speed_mps,
             max_transfers=q.max_transfers,
         )
-        planner = self.net.planner(key)
+        modes = q.mode_set()
+        multimodal = self.multimodal(key)
         try:
-            plan = planner.plan(q.from_lat, q.from_lon, q.to_lat, q.to_lon, seconds, options)
+            views, notes = self.fleets_for(q)
+            plan = multimodal.plan(
+                q.from_lat,
+                q.from_lon,
+                q.to_lat,
+                q.to_lon,
+                seconds,
+                MultiModalOptions(
+                    plan=options,
+                    transit="TRANSIT" in modes,
+                    walk_only="WALK" in modes,
+                    max_ride_s=q.max_rental_min * 60,
+                    max_vehicle_walk_m=min(q.max_walk_m, 1000.0),
+                ),
+                [v.fleet for v in views],
+                [_ROLES[v.mode] for v in views],
+            )
         except OutsideNetworkError as exc:  # the error carries the point: name its end
             is_origin = (exc.lat, exc.lon) == (q.from_lat, q.from_lon)
             field = "from_lat" if is_origin else "to_lat"
             raise ApiError(422, "outside_network", str(exc), field=field) from exc
-        writer = ItineraryWriter(self.net, planner, date, key, walk_speed_mps=q.walk_speed_mps)
-        doc = plan_to_dict(writer, plan, pricer=self.pricer(date, key))
-        doc["itineraries"] = select_itineraries(
-            doc["itineraries"],
+        writer = ItineraryWriter(
+            self.net, multimodal.planner, date, key, walk_speed_mps=q.walk_speed_mps, fleets=views
+        )
+        doc = chosen_plan(
+            writer,
+            plan,
+            pricer=self.pricer(date, key, transit_pass=q.transit_pass),
             limit=q.num_itineraries,
             arrive_by=q.arrive_by,
             window=q.window_min > 0,
         )
+        if not doc["itineraries"] and not doc["reason"]:
+            doc["reason"] = "no itinerary with the allowed modes"
+        doc["notes"] = notes
         return doc
 
-    def pricer(self, date: str, key: str) -> ItineraryPricer:
+    def pricer(self, date: str, key: str, *, transit_pass: bool = False) -> ItineraryPricer:
         """Prices for one plan: the network's fares and the policy active right now."""
         if key not in self._facts:
             tt, trips = self.net.timetable(key)
             self._facts[key] = RideFactsReader(self.net, tt, trips)
         return ItineraryPricer(
-            self.net.fares, self._facts[key], dt.date.fromisoformat(date), self.active_policy
+            self.net.fares,
+            self._facts[key],
+            dt.date.fromisoformat(date),
+            self.active_policy,
+            transit_pass=transit_pass,
         )
 
     def close(self) -> None:

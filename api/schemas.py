@@ -26,6 +26,11 @@ Lat = Annotated[float, Field(ge=-90, le=90, description="latitude, WGS84 degrees
 Lon = Annotated[float, Field(ge=-180, le=180, description="longitude, WGS84 degrees")]
 
 
+#: the ways to travel a plan request may name (see PlanQuery.modes)
+PLAN_MODES = ("WALK", "TRANSIT", "BICYCLE", "BICYCLE_RENTAL", "SCOOTER_RENTAL", "CAR_RENTAL")
+DEFAULT_MODES = "WALK,TRANSIT,BICYCLE_RENTAL,SCOOTER_RENTAL,CAR_RENTAL"
+
+
 class PlanQuery(BaseModel):
     """A trip request: the same fields as GET query parameters or a POST JSON body."""
 
@@ -51,15 +56,106 @@ class PlanQuery(BaseModel):
     walk_speed_mps: float = Field(default=1.33, ge=0.3, le=3.0)
     max_transfers: int = Field(default=8, ge=0, le=12)
     num_itineraries: int = Field(default=5, ge=1, le=50)
+    modes: str = Field(
+        default=DEFAULT_MODES,
+        max_length=200,
+        description=(
+            "comma list of the ways to travel: "
+            + ", ".join(PLAN_MODES)
+            + ". BICYCLE is the rider's own bike; the *_RENTAL modes are shared vehicles. "
+            "WALK only says whether a walk-only itinerary is offered: walking to stops and "
+            "vehicles is always allowed"
+        ),
+        examples=["WALK,TRANSIT,SCOOTER_RENTAL", "TRANSIT,BICYCLE_RENTAL"],
+    )
+    providers: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="comma list of the only shared-vehicle provider ids to use (default: all)",
+        examples=["synthetic-citybikes-hki,synthetic-scooters-hki"],
+    )
+    exclude_providers: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="comma list of shared-vehicle provider ids never to use",
+        examples=["synthetic-carshare-hki"],
+    )
+    max_rental_min: int = Field(
+        default=30, ge=1, le=180, description="longest ride of one rental, minutes",
+        examples=[20],
+    )
+    transit_pass: bool = Field(
+        default=False,
+        description="the rider holds a period pass (season ticket, or a MaaS bundle with "
+        "transit): transit rides cost them nothing more, and prices compare accordingly",
+        examples=[True],
+    )
+
+    @field_validator("modes")
+    @classmethod
+    def _modes(cls, value: str) -> str:
+        parse_modes(value)
+        return value
+
+    @field_validator("providers", "exclude_providers")
+    @classmethod
+    def _providers(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_ids(value)
+        return value
+
+    def mode_set(self) -> frozenset[str]:
+        """The requested modes (validated: known names, no repeats, at least one)."""
+        return frozenset(parse_modes(self.modes))
+
+    def provider_set(self) -> frozenset[str] | None:
+        """The provider allow-list, or None when every provider may be used."""
+        return None if self.providers is None else frozenset(parse_ids(self.providers))
+
+    def excluded_set(self) -> frozenset[str]:
+        """The providers never to use (empty when none are excluded)."""
+        return frozenset() if self.exclude_providers is None else frozenset(
+            parse_ids(self.exclude_providers)
+        )
+
+
+def parse_modes(text: str) -> list[str]:
+    """'WALK,TRANSIT' -> ['WALK', 'TRANSIT']; ValueError names an unknown or repeated mode."""
+    names = [part.strip() for part in text.split(",")]
+    if names == [""]:
+        raise ValueError(f"modes must name at least one of {', '.join(PLAN_MODES)}")
+    seen: set[str] = set()
+    for name in names:
+        if name not in PLAN_MODES:
+            shown = name[:40] or "(empty)"
+            raise ValueError(f"unknown mode {shown!r}; expected some of {', '.join(PLAN_MODES)}")
+        if name in seen:
+            raise ValueError(f"mode {name!r} is listed twice")
+        seen.add(name)
+    return names
+
+
+def parse_ids(text: str) -> list[str]:
+    """'a,b' -> ['a', 'b']; ValueError for an empty id (e.g. a stray comma)."""
+    ids = [part.strip() for part in text.split(",")]
+    if any(not i for i in ids):
+        raise ValueError("provider ids must be a comma list without empty entries")
+    return ids
 
 
 class Place(BaseModel):
-    """Where a leg starts or ends: a stop (with its GTFS id) or the rider's own point."""
+    """Where a leg starts or ends: a stop (with its GTFS id), a shared-vehicle station or
+    vehicle (with its GBFS id), or the rider's own point.
+    """
 
     name: str
     lat: float
     lon: float
     stop_id: str | None = None
+    station_id: str | None = Field(default=None, description="GBFS station_id")
+    vehicle_id: str | None = Field(
+        default=None, description="GBFS vehicle_id of a free-floating vehicle"
+    )
 
 
 class IntermediateStop(Place):
@@ -126,12 +222,67 @@ class ItineraryPrice(BaseModel):
     policy: PolicyRef | None = None
 
 
+class VehicleTypeOut(BaseModel):
+    """The GBFS vehicle type of a rental."""
+
+    id: str
+    name: str | None = None
+    form_factor: str = Field(description="GBFS form_factor: bicycle, scooter_standing, car, ...")
+    propulsion: str = Field(description="GBFS propulsion_type: human, electric_assist, ...")
+
+
+class RentalUrisOut(BaseModel):
+    """Deep links that open the operator's app (or web page) at this vehicle or station."""
+
+    android: str | None = None
+    ios: str | None = None
+    web: str | None = None
+
+
+class RentalInfo(BaseModel):
+    """What a rider needs to find, unlock and return a shared vehicle (or their own bike)."""
+
+    provider_id: str | None = Field(description="GBFS provider; null for the rider's own bike")
+    provider_name: str | None = None
+    synthetic: bool = Field(description="true for a made-up demonstration fleet")
+    vehicle_id: str | None = Field(default=None, description="the free-floating vehicle")
+    station_id: str | None = Field(default=None, description="the pickup station")
+    dropoff_station_id: str | None = Field(
+        default=None, description="the station to return it to (docked fleets)"
+    )
+    vehicle_type: VehicleTypeOut | None = None
+    range_start_m: float | None = Field(
+        default=None, description="range left at pickup; null when the feed does not say"
+    )
+    range_end_m: float | None = Field(
+        default=None, description="range left at the end: range_start_m minus the distance ridden"
+    )
+    rental_start: str = Field(description="ISO-8601 with offset: unlock")
+    rental_end: str = Field(description="ISO-8601 with offset: returned and locked")
+    pickup_probability: float = Field(
+        ge=0, le=1, description="chance the vehicle is still there when the rider arrives"
+    )
+    dropoff_probability: float | None = Field(
+        default=None, ge=0, le=1,
+        description="chance a dock is still free on arrival (docked fleets; else null)",
+    )
+    rental_uris: RentalUrisOut | None = None
+    pricing_plan_id: str | None = Field(
+        default=None, description="GBFS plan_id the leg is priced with"
+    )
+
+
 class Leg(BaseModel):
-    """One leg: a walk (street geometry) or a ride (shapes.txt geometry where present)."""
+    """One leg: a walk (street geometry), a ride (shapes.txt geometry where present), or a
+    rental (the ride-graph streets ridden, with a `rental` block).
+    """
 
     model_config = ConfigDict(populate_by_name=True)
 
-    mode: str = Field(description="WALK, BUS, TRAM, SUBWAY, RAIL, FERRY, ...")
+    mode: str = Field(
+        description="WALK, BUS, TRAM, SUBWAY, RAIL, FERRY, ..., BICYCLE (own bike), "
+        "BICYCLE_RENTAL, SCOOTER_RENTAL, CAR_RENTAL"
+    )
     from_: Place = Field(alias="from")
     to: Place
     start: str = Field(description="ISO-8601 with offset")
@@ -146,6 +297,12 @@ class Leg(BaseModel):
     intermediate_stops: list[IntermediateStop] | None = None
     geometry: LineString
     price: LegPrice | None = None
+    rental: RentalInfo | None = Field(default=None, description="rental legs only")
+    co2_g: int | None = Field(
+        default=None,
+        description="grams of CO2 for this leg per passenger (the feed's g_CO2_km for a "
+        "rental when given, else a published per-mode default)",
+    )
 
 
 class Itinerary(BaseModel):
@@ -156,9 +313,31 @@ class Itinerary(BaseModel):
     end: str
     duration_s: int
     walk_distance_m: float
-    transfers: int
+    transfers: int = Field(
+        description="transit vehicle changes: transit rides minus one, 0 without transit "
+        "(OpenTripPlanner's convention; rentals do not count)"
+    )
     legs: list[Leg]
     price: ItineraryPrice | None = None
+    co2_g: int = Field(description="grams of CO2 per passenger: the sum of the legs")
+    labels: list[Literal["fastest", "cheapest", "fewest_transfers", "least_walking"]] = Field(
+        default_factory=list,
+        description="what this itinerary is best at among those returned (see `choices`)",
+    )
+    modes: list[str] = Field(description="the distinct leg modes, in the order first used")
+
+
+class Choices(BaseModel):
+    """The id of the itinerary that is best at each criterion (null when none is)."""
+
+    fastest: str | None = Field(
+        default=None, description="earliest arrival (latest departure with arrive_by)"
+    )
+    cheapest: str | None = Field(
+        default=None, description="lowest final price among the priced itineraries"
+    )
+    fewest_transfers: str | None = None
+    least_walking: str | None = None
 
 
 class PlanResponse(BaseModel):
@@ -168,6 +347,14 @@ class PlanResponse(BaseModel):
     service_date: str
     itineraries: list[Itinerary]
     reason: str
+    choices: Choices = Field(
+        default_factory=Choices,
+        description="which itinerary is fastest, cheapest, ... (ties go to the earlier arrival)",
+    )
+    notes: list[str] = Field(
+        default_factory=list,
+        description="things the rider should know, e.g. a provider left out and why",
+    )
 
 
 class StopsQuery(BaseModel):

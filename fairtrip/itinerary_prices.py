@@ -6,23 +6,36 @@ fare engine quotes the whole journey at once and says which ride buys the ticket
 are covered. A policy acts on the price of the trip (what the city averages is a trip's
 cost, not a leg's), and its adjustment is then shared out over the legs that carry a
 charge, in proportion to their base price, so legs always add up to the itinerary.
+
+Shared-vehicle legs are priced one by one under the operator's GBFS pricing plan
+(`pricing.rental.rental_price`: the vehicle's own plan, else its type's). The itinerary
+total is the transit fare plus the rentals; the policy adjusts the transit part only (the
+policies /plan applies are public-transport fare policies: their mode family is
+"transit"), so a rental's adjustment is always 0. When any part has no price, or the parts
+are in different currencies, the itinerary's price is unknown and the reason says why;
+each leg keeps the price it has. The rider's own bike costs nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fairtrip.fare_facts import RideFactsReader
-from pricing.fares import FareQuote, FareSystem
+from pricing.fares import FareLine, FareQuote, FareSystem
 from pricing.money import Money
 from pricing.policy import Policy
 from pricing.policy_apply import adjust_trip
+from pricing.rental import rental_price
 from pricing.zones import ZoneLayer
-from routing.journey import Journey
+from routing.journey import Journey, Rental
+
+if TYPE_CHECKING:
+    from fairtrip.rental_fleets import FleetView
 
 #: the mode family every public-transport leg belongs to, for policies
 TRANSIT = "transit"
@@ -81,11 +94,16 @@ class ItineraryPricer:
         facts: RideFactsReader,
         service_date: dt.date,
         active: ActivePolicy | None,
+        *,
+        transit_pass: bool = False,
     ) -> None:
         self.fares = fares
         self.facts = facts
         self.service_date = service_date
         self.active = active
+        #: the rider holds a period pass valid on every ride of this network (a season
+        #: ticket, or a MaaS bundle that includes transit): rides then cost them nothing more
+        self.transit_pass = transit_pass
         #: zone classes of the plan's two ends: every itinerary of a plan shares them, so
         #: the zone lookup runs once per plan, not once per itinerary
         self._ends: dict[tuple[float, ...], tuple[str, str]] = {}
@@ -97,6 +115,12 @@ class ItineraryPricer:
 
     def quote(self, journey: Journey) -> FareQuote | None:
         """The journey's transit fare, or None when the network has no fare rules."""
+        if self.transit_pass:
+            currency = self.fares.currency if self.fares is not None else self.currency
+            zero = Money.zero(currency)
+            line = FareLine(zero, "transit-pass", "covered by your transit pass")
+            lines = tuple(line for _ in journey.rides)
+            return FareQuote(zero, lines, "transit pass: rides included")
         if self.fares is None:
             return None
         return self.fares.quote(self.facts.rides(journey), service_date=self.service_date)
@@ -108,24 +132,46 @@ class ItineraryPricer:
         *,
         origin: tuple[float, float],
         destination: tuple[float, float],
+        fleets: Sequence[FleetView] = (),
     ) -> None:
-        """Add `price` to the itinerary and to each of its legs (in place)."""
+        """Add `price` to the itinerary and to each of its legs (in place).
+
+        `fleets` are the plan's fleets in the order `Rental.fleet` indexes them (the
+        writer's `fleets`); they are needed only when the journey has rentals.
+        """
         legs = itinerary["legs"]
         rides = [leg for leg in legs if "trip_id" in leg]
+        rental_legs = [leg for leg in legs if "rental" in leg]
+        # rentals are never dropped by the writer, so the two lists pair up in order
+        rentals = [self._rental(r, fleets) for r in journey.rentals]
+        for leg, (leg_price, _) in zip(rental_legs, rentals, strict=True):
+            leg["price"] = leg_price
+        rental_parts = [part for _, part in rentals if part is not None]
         quote = self.quote(journey) if rides else None
         if rides and (quote is None or quote.total is None):
             why = "this network publishes no fares" if quote is None else quote.reason
             for leg in legs:
-                leg["price"] = _unknown(why) if "trip_id" in leg else _free(self.currency)
+                if "trip_id" in leg:
+                    leg["price"] = _unknown(why)
+                elif "rental" not in leg:
+                    leg["price"] = _free(self.currency)
             itinerary["price"] = {**_unknown(why), "policy": None}
             return
-        currency = quote.total.currency if quote is not None and quote.total else self.currency
+        currency = quote.total.currency if quote is not None and quote.total else (
+            next((m.currency for m, _ in rental_parts if m is not None), self.currency)
+        )
         base_lines = list(quote.lines) if quote is not None else []
         base = quote.total if quote is not None and quote.total else Money.zero(currency)
-        adjustment, policy_reason = self._policy(base, bool(rides), origin, destination)
+        # a pass holder pays nothing per trip, so a per-trip policy has nothing to adjust
+        has_fare = bool(rides) and not self.transit_pass
+        adjustment, policy_reason = self._policy(base, has_fare, origin, destination)
+        if policy_reason and rental_parts:
+            policy_reason += " (on the transit fare only)"
         parts = share_out(adjustment, [line.amount.amount_minor for line in base_lines])
         k = 0
         for leg in legs:
+            if "rental" in leg:
+                continue
             if "trip_id" not in leg:
                 leg["price"] = _free(currency)
                 continue
@@ -140,15 +186,61 @@ class ItineraryPricer:
                 "fare_id": line.fare_id or None,
                 "reason": reason,
             }
-        final = Money(base.amount_minor + adjustment, currency)
-        summary = quote.reason if quote is not None and rides else "walking only: free"
+        unknown = [why for money, why in rental_parts if money is None]
+        if unknown:
+            itinerary["price"] = {**_unknown("; ".join(unknown)), "policy": None}
+            return
+        other = sorted({m.currency for m, _ in rental_parts if m is not None} - {currency})
+        if other:
+            why = f"rentals are priced in {', '.join(other)}, the rest in {currency}: no total"
+            itinerary["price"] = {**_unknown(why), "policy": None}
+            return
+        base_minor = base.amount_minor + sum(
+            m.amount_minor for m, _ in rental_parts if m is not None
+        )
+        summaries = [quote.reason] if quote is not None and rides else []
+        summaries += [why for _, why in rental_parts]
+        summary = "; ".join(summaries) or (
+            "your own bike: free" if rentals else "walking only: free"
+        )
         itinerary["price"] = {
-            "base": money_json(base),
+            "base": money_json(Money(base_minor, currency)),
             "adjustment": money_json(Money(adjustment, currency)),
-            "final": money_json(final),
+            "final": money_json(Money(base_minor + adjustment, currency)),
             "reason": summary + (f"; {policy_reason}" if policy_reason else ""),
             "policy": self._policy_ref(),
         }
+
+    def _rental(
+        self, leg: Rental, fleets: Sequence[FleetView]
+    ) -> tuple[dict[str, Any], tuple[Money | None, str] | None]:
+        """(the leg's price, its part of the total: money or None when unknown, and why).
+
+        The rider's own bike has no part: it is free and has no currency of its own.
+        """
+        if not 0 <= leg.fleet < len(fleets):
+            why = f"rental of fleet {leg.fleet} but the pricer was given {len(fleets)} fleets"
+            return _unknown(why), (None, why)
+        view = fleets[leg.fleet]
+        if view.provider_id is None:
+            free = _free(self.currency)
+            return {**free, "reason": "your own bike is free"}, None
+        name = view.provider_name or view.provider_id
+        plan = view.pickup_plan[leg.pickup]
+        if plan is None:
+            plan = view.pricing_plan
+        if plan is None:
+            why = f"{name} publishes no pricing plan for this vehicle"
+            return _unknown(why), (None, why)
+        q = rental_price(plan, duration_s=leg.duration_s, distance_m=leg.distance_m)
+        zero = Money.zero(q.amount.currency)
+        return {
+            "base": money_json(q.amount),
+            "adjustment": money_json(zero),
+            "final": money_json(q.amount),
+            "fare_id": plan.id,
+            "reason": q.reason,
+        }, (q.amount, f"{name}: {q.reason}")
 
     def _policy(
         self,

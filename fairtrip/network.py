@@ -34,6 +34,7 @@ from fairtrip.cache import MANIFEST
 from pricing.fares import FareSystem, fare_system_from_json
 from routing.errors import QueryError, ServiceDateError
 from routing.planner import Planner, StopSnaps
+from routing.rental import RentalSearch
 from routing.streets import StreetGraph, StreetIndex, StreetSearch
 from routing.timetable import Timetable
 
@@ -151,6 +152,7 @@ class Network:
     _planners: dict[str, Planner] = field(default_factory=dict, repr=False)
     _walk_index: StreetIndex | None = field(default=None, repr=False)
     _walk_search: StreetSearch | None = field(default=None, repr=False)
+    _rental_search: RentalSearch | None = field(default=None, repr=False)
 
     # -- loading ---------------------------------------------------------------------------
     @classmethod
@@ -257,6 +259,16 @@ class Network:
                 )
             self._walk_index = StreetIndex(walk)
         return self._walk_index
+
+    @property
+    def rental_search(self) -> RentalSearch | None:
+        """The shared-vehicle chain searcher (one per worker), None without ride streets."""
+        if self._rental_search is None:
+            rides = {p: g for p, g in self.streets.items() if p in ("bike", "car")}
+            if "walk" not in self.streets or not rides:
+                return None
+            self._rental_search = RentalSearch(self.streets["walk"], rides)
+        return self._rental_search
 
     def planner(self, key: str) -> Planner:
         """The coordinate-to-coordinate planner for one timetable (one per worker)."""

@@ -280,6 +280,8 @@ class Raptor:
         self._pattern_first = np.full(timetable.n_patterns, -1, dtype=np.int32)
         self._pattern_queue = np.zeros(timetable.n_patterns, dtype=np.int32)
         self._egress_s = np.full(n, INF_TIME, dtype=np.int32)
+        self._reach_rounds = 0  # rounds of the last `reach` (0: journey_to has nothing)
+        self._reach_depart_s = 0
 
     # -- state -----------------------------------------------------------------------------
     def _reset(self, rounds: int) -> None:
@@ -288,6 +290,7 @@ class Raptor:
         self._kind[: rounds + 1].fill(KIND_NONE)
         self._target.fill(INF_TIME)
         self._target_stop.fill(-1)
+        self._reach_rounds = 0
 
     def _run(self, access: StopTimes, depart_s: int, rounds: int) -> None:
         tt = self.tt
@@ -447,6 +450,41 @@ class Raptor:
                         self._egress_s[s] = INF_TIME
             out.append(found)
         return out
+
+    def reach(self, access: StopTimes, depart_s: int, *, max_transfers: int = 8) -> np.ndarray:
+        """Earliest arrival *by ride* at every stop (INF_TIME where none), with no target.
+
+        The first half of a journey that leaves transit in the middle (a city bike across a
+        gap between two lines): `journey_to` then rebuilds the rides to any stop, until the
+        next search on this instance.
+        """
+        empty = StopTimes(np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32))
+        rounds = self._check(access, empty, max_transfers)
+        self._reset(rounds)
+        self._egress_s.fill(INF_TIME)
+        self._run(access, depart_s, rounds)
+        self._reach_rounds = rounds
+        self._reach_depart_s = depart_s
+        return self._transit_arr[1 : rounds + 1].min(axis=0)
+
+    def journey_to(self, stop: int) -> Journey | None:
+        """The ride-earliest journey to `stop` of the last `reach` (fewest rides on ties),
+        ending with the ride that reaches it; None when no ride reaches it.
+        """
+        rounds = self._reach_rounds
+        if not rounds or not 0 <= stop < self.tt.n_stops:
+            return None
+        times = self._transit_arr[1 : rounds + 1, stop]
+        k = int(np.argmin(times)) + 1
+        if int(times[k - 1]) >= INF_TIME:
+            return None
+        self._target_stop[k] = stop
+        self._egress_s[stop] = 0
+        try:
+            journey = self._journey(k, self._reach_depart_s)
+        finally:
+            self._egress_s[stop] = INF_TIME
+        return Journey(journey.legs[:-1])  # drop the zero-length walk "to the destination"
 
     def _departure_times(self, access: StopTimes, lo_s: int, hi_s: int) -> np.ndarray:
         """Origin departure times worth a rRAPTOR iteration: some trip leaves an access stop

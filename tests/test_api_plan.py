@@ -14,6 +14,8 @@ KAMPPI_KRUUNUNHAKA = {
     "to_lat": 60.1725,
     "to_lon": 24.9560,
     "at": "2022-02-22T08:00:00+02:00",
+    # these tests pin down walk + transit planning; shared vehicles have their own tests
+    "modes": "WALK,TRANSIT",
 }
 
 

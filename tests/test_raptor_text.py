@@ -235,3 +235,36 @@ def test_search_state_is_reused_without_leaking_between_queries():
     first = search.depart_at(at(net, "A"), at(net, "C"), hm("07:00"))
     assert search.depart_at(at(net, "D"), at(net, "C"), hm("07:00")) == []
     assert search.depart_at(at(net, "A"), at(net, "C"), hm("07:00")) == first
+
+
+def test_reach_gives_every_stops_earliest_ride_arrival_and_journey_to_rebuilds_it():
+    # the first half of a mid-trip rental: where can a rider be by transit, and how
+    net = parse("""
+        route R1
+          A 08:00 B 08:10 C 08:20
+        route R2
+          B 08:12 D 08:30
+          A 08:02 D 08:40
+    """)
+    raptor = TransitSearch(net.timetable).forward
+    arrive = raptor.reach(at(net, "A"), hm("07:59"))
+    assert arrive[net["B"]] == hm("08:10")
+    assert arrive[net["C"]] == hm("08:20")
+    assert arrive[net["D"]] == hm("08:30")  # via B, not the slower direct R2 trip
+    assert arrive[net["A"]] >= 2**30  # reached on foot only: no ride arrives there
+    j = raptor.journey_to(net["D"])
+    assert j is not None
+    assert describe(j, net) == "R1 A 08:00-B 08:10 | R2 B 08:12-D 08:30"
+    assert j.arrive_s == hm("08:30")
+    assert raptor.journey_to(net["A"]) is None
+
+
+def test_journey_to_has_nothing_after_another_query_reset_the_state():
+    net = parse("""
+        route R1
+          A 08:00 B 08:10
+    """)
+    raptor = TransitSearch(net.timetable).forward
+    raptor.reach(at(net, "A"), hm("07:59"))
+    raptor.earliest_arrival(at(net, "A"), at(net, "B"), hm("07:59"))
+    assert raptor.journey_to(net["B"]) is None

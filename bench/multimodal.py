@@ -1,0 +1,130 @@
+"""Multimodal /plan benchmark: all modes against walk + transit on the same queries.
+
+    python -m bench.multimodal
+
+Runs the request path of `/plan` (PlanService on its planning thread's code, without HTTP:
+fleet views from the store, the multimodal search, itineraries, prices, the Pareto filter
+and labels) for random coordinate pairs inside the bike and car streets of the embedded
+Helsinki city (the centre extract), departing 07:00-20:00 on the embedded service day.
+The SYNTHETIC fleets are loaded in an in-memory store at their full density: 219 city-bike
+stations, 900 scooters, the car-share stations and 80 free-floating cars.
+
+Each query is planned twice, with `modes=WALK,TRANSIT` and with every mode, in alternating
+order so neither side gets the warmer cache. Figures are printed and saved to
+`bench/results/multimodal.json`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from bench.common import machine, save, stats_ms
+
+log = logging.getLogger("bench.multimodal")
+
+N_QUERIES = 200
+ALL_MODES = "WALK,TRANSIT,BICYCLE_RENTAL,SCOOTER_RENTAL,CAR_RENTAL"
+BASE_MODES = "WALK,TRANSIT"
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    from api.fleets import synthetic_snapshots
+    from api.planning import PlanService
+    from api.schemas import PlanQuery
+    from fairtrip.embedded import ensure_embedded_network
+    from fairtrip.network import Network
+    from providers.store import open_store
+    from providers.synthetic import embedded_synthetic_fleets
+    from routing.errors import RoutingError
+
+    net = Network.load(ensure_embedded_network(progress=False))
+    now = int(time.time())
+    store = open_store("memory")
+    for snapshot in synthetic_snapshots(embedded_synthetic_fleets(net, now_s=now), now):
+        store.put_snapshot(snapshot)
+    service = PlanService(net, budget_s=60.0, max_window_min=240)
+    service.warm_up()
+    service.fleet_source = store.fresh_snapshots
+    min_lon, min_lat, max_lon, max_lat = net.streets["car"].bbox
+    rng = np.random.default_rng(6)
+    date = net.service_dates[0]
+    day = dt.datetime.fromisoformat(f"{date}T00:00:00+02:00")
+
+    def query(modes: str, coords: tuple[float, ...], at: dt.datetime) -> dict[str, Any]:
+        q = PlanQuery(
+            from_lat=coords[0],
+            from_lon=coords[1],
+            to_lat=coords[2],
+            to_lon=coords[3],
+            at=at,
+            modes=modes,
+        )
+        return service._plan(q, time.monotonic() + 60.0)
+
+    # warm-up: compile kernels, build and cache the fleet views
+    for _ in range(5):
+        c = (*rng.uniform((min_lat, min_lon), (max_lat, max_lon)),) * 2
+        with contextlib.suppress(RoutingError):
+            query(ALL_MODES, c, day + dt.timedelta(hours=8))
+    all_s: list[float] = []
+    base_s: list[float] = []
+    counts: list[int] = []
+    with_rental = 0
+    mixed = 0
+    skipped = 0
+    while len(all_s) < N_QUERIES:
+        lat1, lat2 = rng.uniform(min_lat, max_lat, 2)
+        lon1, lon2 = rng.uniform(min_lon, max_lon, 2)
+        at = day + dt.timedelta(seconds=int(rng.integers(7 * 3600, 20 * 3600)))
+        coords = (lat1, lon1, lat2, lon2)
+        order = (ALL_MODES, BASE_MODES) if len(all_s) % 2 else (BASE_MODES, ALL_MODES)
+        times: dict[str, float] = {}
+        docs: dict[str, dict[str, Any]] = {}
+        try:
+            for modes in order:
+                t = time.perf_counter()
+                docs[modes] = query(modes, coords, at)
+                times[modes] = time.perf_counter() - t
+        except RoutingError:
+            skipped += 1
+            continue
+        all_s.append(times[ALL_MODES])
+        base_s.append(times[BASE_MODES])
+        its = docs[ALL_MODES]["itineraries"]
+        counts.append(len(its))
+        kinds = [{leg["mode"] for leg in it["legs"]} for it in its]
+        rental = [k for k in kinds if k & {"BICYCLE_RENTAL", "SCOOTER_RENTAL", "CAR_RENTAL"}]
+        with_rental += bool(rental)
+        transit = {"BUS", "TRAM", "SUBWAY", "RAIL", "FERRY"}
+        mixed += any(k & transit for k in rental)
+    all_stats = stats_ms(all_s)
+    base_stats = stats_ms(base_s)
+    result = {
+        "machine": machine(),
+        "queries": N_QUERIES,
+        "skipped_off_streets": skipped,
+        "fleets": {pid: store.status(pid, now).vehicles for pid in store.provider_ids()},
+        "stations": {pid: store.status(pid, now).stations for pid in store.provider_ids()},
+        "all_modes": all_stats,
+        "walk_transit": base_stats,
+        "ratio_median": round(all_stats["median_ms"] / base_stats["median_ms"], 2),
+        "ratio_p95": round(all_stats["p95_ms"] / base_stats["p95_ms"], 2),
+        "itineraries_median": float(np.median(counts)),
+        "queries_with_a_rental_itinerary": with_rental,
+        "queries_with_transit_plus_rental": mixed,
+    }
+    path = save("multimodal", result)
+    sys.stdout.write(json.dumps(result, indent=2) + f"\nsaved {path}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,310 @@
+"""Street legs of a multimodal itinerary: walks to and from vehicles, and the rentals.
+
+The router's `StreetWalk` and `Rental` legs name places by kind and dense index (a stop, a
+fleet's pickup or drop-off, a ride-graph node where a free-floating vehicle is parked). Here
+they become what a rider reads: named places with coordinates and station or vehicle ids,
+clock times, street geometry, and for a rental what the operator needs to be found (the
+provider, the vehicle, its remaining range, the app links), how likely the vehicle (and a
+free dock) still is there when the rider arrives, and the CO2 of the ride.
+
+Prices are not set here: `fairtrip.itinerary_prices.ItineraryPricer` prices the rental legs
+together with the transit fare, so the itinerary total has one owner.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fairtrip.co2 import co2_g
+from fairtrip.network import Network
+from routing.errors import RoutingError
+from routing.geo import haversine_m
+from routing.journey import Rental, Spot, SpotKind, StreetWalk
+from routing.planner import DEFAULT_WALK_SPEED_MPS, Plan, Planner
+from routing.streets import Snap
+
+if TYPE_CHECKING:
+    from fairtrip.rental_fleets import FleetView
+
+#: name of the place a free-floating vehicle is left at (a street corner has no name of its own)
+PARKED_NAME = "Parking spot"
+
+
+def line(lats: np.ndarray, lons: np.ndarray) -> dict[str, Any]:
+    """A GeoJSON LineString ([lon, lat], 6 decimals) with repeated points dropped.
+
+    Rounding can make neighbours equal; a line keeps at least two points so a zero-length
+    leg is still a valid LineString.
+    """
+    coords: list[list[float]] = []
+    for x, y in zip(lons, lats, strict=True):
+        point = [round(float(x), 6), round(float(y), 6)]
+        if not coords or coords[-1] != point:
+            coords.append(point)
+    if len(coords) == 1:
+        coords.append(coords[0])
+    return {"type": "LineString", "coordinates": coords}
+
+
+def walk_leg(
+    planner: Planner,
+    a: Snap | None,
+    b: Snap | None,
+    start: dict[str, Any],
+    end: dict[str, Any],
+    *,
+    depart_s: int,
+    arrive_s: int,
+    clock: Callable[[int], str],
+    walk_speed_mps: float,
+    route: bool = True,
+) -> dict[str, Any]:
+    """A WALK leg dict: the walk-graph path between `a` and `b`, else a straight line.
+
+    The straight line is for ends beyond the streets (a stop outside the extracts) and for
+    legs of no duration, where a search would only find the point itself. `route=False`
+    skips the path search (a draft for filtering): the distance is then the time walked at
+    the rider's pace.
+    """
+    path = (
+        planner.walk_between(a, b, walk_speed_mps=walk_speed_mps)
+        if route and a is not None and b is not None and arrive_s > depart_s
+        else None
+    )
+    if path is not None:
+        distance = path.length_m
+        geometry = line(path.lats, path.lons)
+    elif not route:
+        distance = (arrive_s - depart_s) * walk_speed_mps
+        geometry = line(np.array([start["lat"], end["lat"]]), np.array([start["lon"], end["lon"]]))
+    else:
+        distance = float(haversine_m(start["lat"], start["lon"], end["lat"], end["lon"]))
+        geometry = line(np.array([start["lat"], end["lat"]]), np.array([start["lon"], end["lon"]]))
+    return {
+        "mode": "WALK",
+        "from": start,
+        "to": end,
+        "start": clock(depart_s),
+        "end": clock(arrive_s),
+        "duration_s": arrive_s - depart_s,
+        "distance_m": round(distance, 1),
+        "geometry": geometry,
+        "co2_g": 0,
+    }
+
+
+def _uris(view: FleetView, pickup: int) -> dict[str, str | None] | None:
+    uris = view.pickup_uris[pickup]
+    if uris is None:
+        return None
+    return {"android": uris.android, "ios": uris.ios, "web": uris.web}
+
+
+def _vehicle_type(view: FleetView) -> dict[str, Any] | None:
+    vt = view.vehicle_type
+    if vt is None:  # the rider's own bike
+        return None
+    return {
+        "id": vt.id,
+        "name": vt.name,
+        "form_factor": str(vt.form_factor),
+        "propulsion": str(vt.propulsion),
+    }
+
+
+def _probability(p: float) -> float | None:
+    """A probability for JSON: 3 decimals, and None for NaN (the feed gives nothing to go on)."""
+    p = float(p)
+    if math.isnan(p):
+        return None
+    return round(min(max(p, 0.0), 1.0), 3)
+
+
+class RentalLegWriter:
+    """Renders `StreetWalk` and `Rental` legs of one plan against the query's fleets.
+
+    Parameters
+    ----------
+    network
+        The loaded city (walk index, stop snaps, the ride graphs by profile).
+    planner
+        The service day's planner: its walk search draws the walk geometry.
+    fleets
+        The fleets the plan was searched with, in the same order: `Rental.fleet` and
+        `Spot.fleet` index them.
+    clock
+        Service-day seconds -> ISO time with offset (the itinerary writer's clock).
+    stop_place
+        Stop index -> its place dict, so a stop reads the same in every leg.
+    walk_speed_mps
+        The rider's pace (walk distances do not depend on it; the path does not either).
+    """
+
+    def __init__(
+        self,
+        network: Network,
+        planner: Planner,
+        fleets: Sequence[FleetView],
+        *,
+        clock: Callable[[int], str],
+        stop_place: Callable[[int], dict[str, Any]],
+        walk_speed_mps: float = DEFAULT_WALK_SPEED_MPS,
+        geometry: bool = True,
+    ) -> None:
+        self.net = network
+        self.planner = planner
+        self.fleets = fleets
+        self.clock = clock
+        self.stop_place = stop_place
+        self.walk_speed_mps = walk_speed_mps
+        #: False: draft legs (straight lines, no street searches) for filtering candidates
+        self.geometry = geometry
+
+    # -- places ----------------------------------------------------------------------------
+    def _view(self, fleet: int) -> FleetView:
+        if not 0 <= fleet < len(self.fleets):
+            raise IndexError(f"leg names fleet {fleet}, the plan has {len(self.fleets)} fleets")
+        return self.fleets[fleet]
+
+    def _parked_latlon(self, spot: Spot) -> tuple[float, float]:
+        graph = self.net.streets[self._view(spot.fleet).fleet.profile]
+        return float(graph.node_lat[spot.index]), float(graph.node_lon[spot.index])
+
+    def place(self, spot: Spot, plan: Plan) -> dict[str, Any]:
+        """The rider-facing place of `spot`: name, lat, lon and any stop/station/vehicle id."""
+        kind = spot.kind
+        if kind == SpotKind.ORIGIN:
+            return {"name": "Origin", "lat": plan.origin.lat, "lon": plan.origin.lon}
+        if kind == SpotKind.DESTINATION:
+            return {"name": "Destination", "lat": plan.destination.lat,
+                    "lon": plan.destination.lon}
+        if kind == SpotKind.STOP:
+            return self.stop_place(spot.index)
+        if kind == SpotKind.PICKUP:
+            view, i = self._view(spot.fleet), spot.index
+            place: dict[str, Any] = {
+                "name": view.pickup_name[i],
+                "lat": round(float(view.pickup_lat[i]), 6),
+                "lon": round(float(view.pickup_lon[i]), 6),
+            }
+            if view.pickup_station_id[i] is not None:
+                place["station_id"] = view.pickup_station_id[i]
+            if view.pickup_vehicle_id[i] is not None:
+                place["vehicle_id"] = view.pickup_vehicle_id[i]
+            return place
+        if kind == SpotKind.DROPOFF:
+            view, j = self._view(spot.fleet), spot.index
+            return {
+                "name": view.dropoff_name[j],
+                "lat": round(float(view.dropoff_lat[j]), 6),
+                "lon": round(float(view.dropoff_lon[j]), 6),
+                "station_id": view.dropoff_station_id[j],
+            }
+        lat, lon = self._parked_latlon(spot)
+        return {"name": PARKED_NAME, "lat": round(lat, 6), "lon": round(lon, 6)}
+
+    def snap(self, spot: Spot, plan: Plan) -> Snap | None:
+        """Where `spot` sits on the walk graph, or None when it lies beyond the streets."""
+        if spot.kind == SpotKind.ORIGIN:
+            return plan.origin
+        if spot.kind == SpotKind.DESTINATION:
+            return plan.destination
+        if spot.kind == SpotKind.STOP:
+            snaps = self.net.stop_snaps
+            if snaps is None or snaps.edge[spot.index] < 0:
+                return None
+            return snaps.snap(spot.index)
+        p = self.place(spot, plan)
+        try:
+            return self.net.walk_index.snap(p["lat"], p["lon"])
+        except RoutingError:  # beyond the walk graph: the leg is drawn as a straight line
+            return None
+
+    # -- legs ------------------------------------------------------------------------------
+    def walk_leg(self, leg: StreetWalk, plan: Plan) -> dict[str, Any]:
+        """A walk to or from a vehicle (or any two spots) as a WALK leg on the streets."""
+        draft = not self.geometry
+        return walk_leg(
+            self.planner,
+            None if draft else self.snap(leg.start, plan),
+            None if draft else self.snap(leg.end, plan),
+            self.place(leg.start, plan),
+            self.place(leg.end, plan),
+            depart_s=leg.depart_s,
+            arrive_s=leg.arrive_s,
+            clock=self.clock,
+            walk_speed_mps=self.walk_speed_mps,
+            route=not draft,
+        )
+
+    def _ride_geometry(self, leg: Rental, view: FleetView, end: dict[str, Any]) -> dict[str, Any]:
+        """Pickup point, then the polylines of the ridden edges, then the end point."""
+        graph = self.net.streets[view.fleet.profile]
+        ptr = graph.geom_ptr
+        lats = [np.array([view.pickup_lat[leg.pickup]], dtype=np.float64)]
+        lons = [np.array([view.pickup_lon[leg.pickup]], dtype=np.float64)]
+        for e in leg.edges:
+            lats.append(graph.geom_lat[ptr[e] : ptr[e + 1]])
+            lons.append(graph.geom_lon[ptr[e] : ptr[e + 1]])
+        lats.append(np.array([end["lat"]], dtype=np.float64))
+        lons.append(np.array([end["lon"]], dtype=np.float64))
+        return line(np.concatenate(lats), np.concatenate(lons))
+
+    def rental_leg(self, leg: Rental, plan: Plan, *, lead_from_s: int) -> dict[str, Any]:
+        """A rental (or own-bike ride) as a leg with its `rental` block and CO2.
+
+        `lead_from_s` is the moment availability is judged from (the plan's departure, or
+        the fleet snapshot's time): the pickup and drop-off probabilities use the seconds
+        from it to the leg's start and end.
+        """
+        view = self._view(leg.fleet)
+        i = leg.pickup
+        start = self.place(Spot(SpotKind.PICKUP, i, leg.fleet), plan)
+        end_spot = Spot(leg.end.kind, leg.end.index, leg.fleet)
+        end = self.place(end_spot, plan)
+        docked_end = leg.end.kind == SpotKind.DROPOFF
+        range_m = float(view.pickup_range_m[i])
+        range_start = round(range_m, 1) if math.isfinite(range_m) else None
+        range_end = round(range_m - leg.distance_m, 1) if range_start is not None else None
+        plan_used = view.pickup_plan[i] if view.pickup_plan[i] is not None else view.pricing_plan
+        pickup_lead = max(leg.depart_s - lead_from_s, 0)
+        dropoff_lead = max(leg.arrive_s - lead_from_s, 0)
+        rental = {
+            "provider_id": view.provider_id,
+            "provider_name": view.provider_name,
+            "synthetic": view.synthetic,
+            "vehicle_id": view.pickup_vehicle_id[i],
+            "station_id": view.pickup_station_id[i],
+            "dropoff_station_id": end.get("station_id") if docked_end else None,
+            "vehicle_type": _vehicle_type(view),
+            "range_start_m": range_start,
+            "range_end_m": range_end,
+            "rental_start": self.clock(leg.depart_s),
+            "rental_end": self.clock(leg.arrive_s),
+            "pickup_probability": _probability(view.pickup_probability(i, pickup_lead)),
+            "dropoff_probability": _probability(
+                view.dropoff_probability(leg.end.index, dropoff_lead)
+            )
+            if docked_end
+            else None,
+            "rental_uris": _uris(view, i),
+            "pricing_plan_id": plan_used.id if plan_used is not None else None,
+        }
+        return {
+            "mode": view.mode,
+            "from": start,
+            "to": end,
+            "start": self.clock(leg.depart_s),
+            "end": self.clock(leg.arrive_s),
+            "duration_s": leg.duration_s,
+            "distance_m": round(leg.distance_m, 1),
+            "geometry": self._ride_geometry(leg, view, end)
+            if self.geometry
+            else line(np.array([start["lat"], end["lat"]]), np.array([start["lon"], end["lon"]])),
+            "rental": rental,
+            "co2_g": co2_g(view.mode, leg.distance_m, view.g_co2_km),
+        }
