@@ -71,7 +71,7 @@ class PlanService:
         """Build the snapping index and compile the kernels before the first request."""
         self.net.walk_index  # noqa: B018  (property builds the STRtree)
         for key in set(self.net.manifest["service_dates"].values()):
-            self.multimodal(key)
+            self.multimodal(key).warm_up()
         if self.net.rental_search is not None:
             self._rental_fleets = RentalFleets(self.net)
 

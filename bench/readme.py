@@ -228,12 +228,54 @@ def render_pricing() -> str:
     )
 
 
+MULTIMODAL_TEMPLATE = """
+**Shared vehicles in `/plan`** (`python -m bench.multimodal`, commit {commit}): the request path of `/plan`
+without HTTP (fleet views, multimodal search, itineraries, prices, Pareto filter, labels),
+{n} random pairs of street nodes leaving 07:00-20:00, the SYNTHETIC fleets at full density
+({bikes} city-bike stations, {scooters} scooters, {cars} car-share cars) in an in-memory store.
+Each query is planned with every mode and with walk + transit only, in alternating order.
+
+| measure | median | p95 | target |
+|---|---|---|---|
+| `/plan` with every mode (walk, transit, city bikes, scooters, car-share) | {a50} ms | {a95} ms | p50 <= 150 ms, p95 <= 400 ms |
+| `/plan` with walk + transit only, same queries | {b50} ms | {b95} ms | |
+| ratio every mode / walk + transit | {r50}x | {r95}x | |
+
+{rental} of {n} answers hold an itinerary with a shared vehicle, {mixed} one that combines
+transit with a shared vehicle (at pay-per-ride prices; median {its:g} itineraries per answer
+after the Pareto filter).
+"""
+
+
+def render_multimodal() -> str:
+    path = RESULTS / "multimodal.json"
+    if not path.exists():
+        return ""
+    r = json.loads(path.read_text())
+    return MULTIMODAL_TEMPLATE.format(
+        n=r["queries"],
+        commit=r["machine"]["commit"],
+        bikes=r["stations"]["synthetic-citybikes-hki"],
+        scooters=r["fleets"]["synthetic-scooters-hki"],
+        cars=r["fleets"]["synthetic-carshare-hki"],
+        a50=r["all_modes"]["median_ms"],
+        a95=r["all_modes"]["p95_ms"],
+        b50=r["walk_transit"]["median_ms"],
+        b95=r["walk_transit"]["p95_ms"],
+        r50=r["ratio_median"],
+        r95=r["ratio_p95"],
+        rental=r["queries_with_a_rental_itinerary"],
+        mixed=r["queries_with_transit_plus_rental"],
+        its=r["itineraries_median"],
+    )
+
+
 def main() -> None:
     text = README.read_text()
     pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
     if not pattern.search(text):
         sys.exit(f"{README} has no benchmark markers")
-    body = render() + render_api() + render_providers() + render_pricing()
+    body = render() + render_api() + render_providers() + render_pricing() + render_multimodal()
     README.write_text(pattern.sub(lambda _: f"{START}\n{body}{END}", text))
 
 

@@ -91,11 +91,52 @@ class MultiModalPlanner:
         #: a second forward searcher: mid-trip keeps the first half's labels while it runs
         #: the second half on the planner's own
         self._first_half = Raptor(planner.timetable)
-        targets = planner._targets
+        targets = planner.stop_targets
         self._stops = targets.stops
         self._stop_points = WalkPoints(
             targets.edge, targets.fraction, targets.offset_m, np.zeros(len(targets.stops))
         )
+
+    def warm_up(self) -> None:
+        """Compile the chain-search kernels before the first request (numba compiles on
+        first call; a cold request would otherwise spend seconds of its budget on it).
+        """
+        if self.rental is None or not len(self._stops):
+            return
+        for profile, ride in self.rental.rides.items():
+            if ride.n_nodes == 0:
+                continue
+            one = np.zeros(1, dtype=np.int32)
+            fleet = RentalFleet(
+                profile=profile,
+                docked=False,
+                pickup_walk_edge=self._stop_points.edge[:1].copy(),
+                pickup_walk_fraction=self._stop_points.fraction[:1].copy(),
+                pickup_walk_offset_m=np.zeros(1),
+                pickup_ride_node=one,
+                pickup_ride_offset_m=np.zeros(1),
+                pickup_range_m=np.full(1, np.inf),
+                dropoff_walk_edge=np.zeros(0, dtype=np.int32),
+                dropoff_walk_fraction=np.zeros(0),
+                dropoff_walk_offset_m=np.zeros(0),
+                dropoff_ride_node=np.zeros(0, dtype=np.int32),
+                dropoff_ride_offset_m=np.zeros(0),
+                node_can_end=np.ones(ride.n_nodes, dtype=np.bool_),
+                edge_time_s=ride.edge_time_s,
+                edge_blocked=np.zeros(ride.n_edges, dtype=np.bool_),
+                ride_speed_mps=4.5,
+                unlock_s=0,
+                lock_s=0,
+            )
+            seed = WalkPoints(
+                self._stop_points.edge[:1],
+                self._stop_points.fraction[:1],
+                self._stop_points.offset_m[:1],
+                np.zeros(1),
+            )
+            for search in (self.rental.forward, self.rental.backward):
+                found = search(seed, fleet, self._stop_points, max_walk_s=60.0, max_ride_s=60.0)
+                found.chain(0)
 
     # -- the query -------------------------------------------------------------------------
     def plan(

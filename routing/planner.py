@@ -164,6 +164,11 @@ class Planner:
         self.transit = TransitSearch(timetable)
         self._targets = StopTargets.of(stop_snaps)
 
+    @property
+    def stop_targets(self) -> StopTargets:
+        """The stops on the walk graph, as one-to-many searches take them."""
+        return self._targets
+
     def stop_walk_times(
         self, point: Snap, *, max_walk_m: float, walk_speed_mps: float, to_point: bool
     ) -> StopTimes:

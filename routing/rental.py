@@ -693,6 +693,36 @@ class _RideResult:
     preds: list[I32]  # pass -> copy of the ride predecessor edges
 
 
+def _stages_of(
+    backward: bool,
+    fleet: RentalFleet,
+    ride: _Csr,
+    rides: _RideResult,
+    a_src: I32,
+    a_leg: I32,
+    c_src: I32,
+    c_leg: I32,
+) -> _Stages:
+    """What `ChainTimes.chain` needs from one search, forward or backward alike."""
+    return _Stages(
+        backward=backward,
+        docked=fleet.docked,
+        a_src=a_src,
+        a_leg_s=a_leg,
+        b_src=rides.src,
+        b_rental_s=rides.rental_s,
+        b_ride_m=rides.ride_m,
+        c_src=c_src,
+        c_leg_s=c_leg,
+        b_pass=rides.pass_,
+        ride_preds=tuple(rides.preds),
+        ride_edge_tail=ride.edge_tail,
+        ride_edge_head=ride.graph.edge_head,
+        pickup_ride_node=fleet.pickup_ride_node,
+        dropoff_ride_node=fleet.dropoff_ride_node,
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class _RideToWalk:
     """Ride node -> walk node where a parked rider steps off, and the straight hop to it."""
@@ -1084,24 +1114,7 @@ class RentalSearch:
             )
         else:
             c_time, c_src, c_leg = self._from_parked(ride, fleet, b_time, targets, max_walk_s, v)
-        stages = _Stages(
-            backward=False,
-            docked=fleet.docked,
-            a_src=a_src,
-            a_leg_s=a_leg,
-            b_src=rides.src,
-            b_rental_s=rides.rental_s,
-            b_ride_m=rides.ride_m,
-            c_src=c_src,
-            c_leg_s=c_leg,
-            b_pass=rides.pass_,
-            ride_preds=tuple(rides.preds),
-            ride_edge_tail=ride.edge_tail,
-            ride_edge_head=ride.graph.edge_head,
-            pickup_ride_node=fleet.pickup_ride_node,
-            dropoff_ride_node=fleet.dropoff_ride_node,
-        )
-        return ChainTimes(c_time, stages)
+        return ChainTimes(c_time, _stages_of(False, fleet, ride, rides, a_src, a_leg, c_src, c_leg))
 
     @staticmethod
     def _end_places(ride: _Csr, fleet: RentalFleet) -> tuple[I32, F64]:
@@ -1226,21 +1239,4 @@ class RentalSearch:
             v,
             backward=True,
         )
-        stages = _Stages(
-            backward=True,
-            docked=fleet.docked,
-            a_src=a_src,
-            a_leg_s=a_leg,
-            b_src=rides.src,
-            b_rental_s=rides.rental_s,
-            b_ride_m=rides.ride_m,
-            c_src=c_src,
-            c_leg_s=c_leg,
-            b_pass=rides.pass_,
-            ride_preds=tuple(rides.preds),
-            ride_edge_tail=ride.edge_tail,
-            ride_edge_head=ride.graph.edge_head,
-            pickup_ride_node=fleet.pickup_ride_node,
-            dropoff_ride_node=fleet.dropoff_ride_node,
-        )
-        return ChainTimes(c_time, stages)
+        return ChainTimes(c_time, _stages_of(True, fleet, ride, rides, a_src, a_leg, c_src, c_leg))

@@ -232,7 +232,9 @@ def _check_rental(leg: dict, snapshots: dict[str, FleetSnapshot]) -> None:
                 assert line.intersection(poly).length < 1e-5, "rode through a closed zone"
 
 
-def check_answer(doc: dict, snapshots: dict[str, FleetSnapshot]) -> int:
+def check_answer(
+    doc: dict, snapshots: dict[str, FleetSnapshot], *, arrive_by: bool = False
+) -> int:
     """Every rule on every itinerary of one answer; returns how many rental legs it checked."""
     checked = 0
     for it in doc["itineraries"]:
@@ -243,15 +245,23 @@ def check_answer(doc: dict, snapshots: dict[str, FleetSnapshot]) -> int:
             if leg["mode"] == "WALK" and len(it["legs"]) > 1:
                 # walks to stops and vehicles are bounded by max_walk_m (1000 m by default)
                 assert leg["duration_s"] <= 1000.0 / 1.33 + 2, "walking is bounded"
-    assert _dominated(doc["itineraries"]) == []
+    assert _dominated(doc["itineraries"], arrive_by=arrive_by) == []
     return checked
 
 
-def _dominated(its: list[dict]) -> list[tuple[str, str]]:
+def _dominated(its: list[dict], *, arrive_by: bool = False) -> list[tuple[str, str]]:
+    """(a, b) pairs where a is at least as good as b on (arrival, price, transfers) and
+    better on one; arrive-by compares the departure, later being better.
+    """
+
     def key(it: dict) -> tuple[float, float, int]:
         final = it["price"]["final"]
         price = float("inf") if final is None else final["amount_minor"]
-        return dt.datetime.fromisoformat(it["end"]).timestamp(), price, it["transfers"]
+        if arrive_by:
+            when = -dt.datetime.fromisoformat(it["start"]).timestamp()
+        else:
+            when = dt.datetime.fromisoformat(it["end"]).timestamp()
+        return when, price, it["transfers"]
 
     bad = []
     for a in its:
@@ -320,3 +330,28 @@ def test_a_seeded_sweep_checks_rentals_of_every_kind(service: Any) -> None:
             kinds |= {m for it in doc["itineraries"] for m in modes_of(it)} & RENTALS
     assert checked >= 40
     assert kinds == RENTALS
+
+
+def test_arrive_by_with_shared_vehicles_arrives_in_time(service: Any) -> None:
+    at = "2022-02-22T09:00:00+02:00"
+    doc = plan(service, HIETALAHTI, KATAJANOKKA, arrive_by=True, at=at)
+    latest = dt.datetime.fromisoformat(at)
+    assert doc["itineraries"]
+    assert any(modes_of(it) & RENTALS for it in doc["itineraries"])
+    for it in doc["itineraries"]:
+        assert dt.datetime.fromisoformat(it["end"]) <= latest
+        # legs follow each other without overlap
+        ends = [dt.datetime.fromisoformat(leg["end"]) for leg in it["legs"]]
+        starts = [dt.datetime.fromisoformat(leg["start"]) for leg in it["legs"]]
+        assert all(s >= e for s, e in zip(starts[1:], ends[:-1], strict=True))
+    check_answer(doc, service.snapshots, arrive_by=True)
+
+
+def test_legs_of_every_itinerary_follow_each_other_in_time(service: Any) -> None:
+    doc = plan(service, HIETALAHTI, KATAJANOKKA, transit_pass=True, num_itineraries=20)
+    for it in doc["itineraries"]:
+        ends = [dt.datetime.fromisoformat(leg["end"]) for leg in it["legs"]]
+        starts = [dt.datetime.fromisoformat(leg["start"]) for leg in it["legs"]]
+        assert starts[0] >= dt.datetime.fromisoformat(AT)
+        assert all(s >= e for s, e in zip(starts[1:], ends[:-1], strict=True)), it["id"]
+        assert ends[-1] == dt.datetime.fromisoformat(it["end"])
