@@ -9,6 +9,7 @@ a caller stops waiting when the budget runs out, so no request holds a core for 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -24,6 +25,7 @@ from fairtrip.itinerary_prices import ActivePolicy, ItineraryPricer
 from fairtrip.network import Network
 from fairtrip.rental_fleets import RENTAL_MODES, FleetView, RentalFleets
 from routing.errors import OutsideNetworkError, RoutingError, ServiceDateError
+from routing.geo import haversine_m
 from routing.multimodal import FleetRoles, MultiModalOptions, MultiModalPlanner
 from routing.planner import PlanOptions
 
@@ -74,6 +76,35 @@ class PlanService:
             self.multimodal(key).warm_up()
         if self.net.rental_search is not None:
             self._rental_fleets = RentalFleets(self.net)
+        self._warm_up_request()
+
+    def _warm_up_request(self) -> None:
+        """One walk + transit request between two stops, so drawing itineraries (street
+        routes, shapes) is compiled too; a network where it finds nothing is fine.
+        """
+        date = self.net.service_dates[0]
+        stops = self.net.stops
+        key = self.net.manifest["service_dates"][date]
+        on_streets = self.net.planner(key).stop_targets.stops
+        if not len(on_streets):
+            return
+        # two stops a walk apart, so the direct-walk search runs (and compiles) too
+        a = int(on_streets[0])
+        apart = haversine_m(
+            stops.lat[a], stops.lon[a], stops.lat[on_streets], stops.lon[on_streets]
+        )
+        near = on_streets[(apart > 300) & (apart < 2000)]
+        b = int(near[0]) if len(near) else a
+        q = PlanQuery(
+            from_lat=float(stops.lat[a]),
+            from_lon=float(stops.lon[a]),
+            to_lat=float(stops.lat[b]),
+            to_lon=float(stops.lon[b]),
+            at=self.net.at(date, 8 * 3600),
+            modes="WALK,TRANSIT",
+        )
+        with contextlib.suppress(RoutingError, ApiError):
+            self._plan(q, time.monotonic() + 60.0)
 
     def multimodal(self, key: str) -> MultiModalPlanner:
         """The multimodal planner of one timetable, built once per worker."""

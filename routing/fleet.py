@@ -55,6 +55,14 @@ class RentalFleet:
     lock_s: int  # returning it (dock, park, lock, photo)
     range_margin: float = 1.2  # a vehicle's range must cover this times the distance ridden
 
+    def __post_init__(self) -> None:
+        # a fleet is shared by every query of a snapshot, so its arrays are frozen; and numba
+        # compiles read-only and writable arrays separately, so all fleets being read-only
+        # means the kernels compiled at warm-up are the ones every request uses
+        for value in vars(self).values():
+            if isinstance(value, np.ndarray):
+                value.setflags(write=False)
+
     @property
     def n_pickups(self) -> int:
         """Number of places a rental can start."""

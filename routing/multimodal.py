@@ -26,18 +26,20 @@ price decides. What is approximate is said where it is: mid-trip keeps one arriv
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from routing.errors import QueryError
+from routing.errors import QueryError, RoutingError
 from routing.fleet import RentalFleet
 from routing.journey import Journey, Leg, Rental, Ride, Spot, SpotKind, StreetWalk, Walk
 from routing.planner import Plan, Planner, PlanOptions
 from routing.raptor import Raptor, StopTimes
 from routing.rental import ChainTimes, RentalChain, RentalSearch, WalkPoints
+from routing.streets import StreetGraph
 from routing.timetable import INF_TIME
 
 #: most journeys kept per combination before the edge prices and filters them
@@ -98,45 +100,60 @@ class MultiModalPlanner:
         )
 
     def warm_up(self) -> None:
-        """Compile the chain-search kernels before the first request (numba compiles on
-        first call; a cold request would otherwise spend seconds of its budget on it).
+        """Run one small plan of every kind (docked and free-floating fleets on every ride
+        graph; depart-at and arrive-by) so numba compiles every kernel before the first
+        request: a cold request would otherwise spend seconds of its budget compiling.
         """
-        if self.rental is None or not len(self._stops):
+        if self.rental is None or len(self._stops) < 2:
             return
-        for profile, ride in self.rental.rides.items():
-            if ride.n_nodes == 0:
-                continue
-            one = np.zeros(1, dtype=np.int32)
-            fleet = RentalFleet(
-                profile=profile,
-                docked=False,
-                pickup_walk_edge=self._stop_points.edge[:1].copy(),
-                pickup_walk_fraction=self._stop_points.fraction[:1].copy(),
-                pickup_walk_offset_m=np.zeros(1),
-                pickup_ride_node=one,
-                pickup_ride_offset_m=np.zeros(1),
-                pickup_range_m=np.full(1, np.inf),
-                dropoff_walk_edge=np.zeros(0, dtype=np.int32),
-                dropoff_walk_fraction=np.zeros(0),
-                dropoff_walk_offset_m=np.zeros(0),
-                dropoff_ride_node=np.zeros(0, dtype=np.int32),
-                dropoff_ride_offset_m=np.zeros(0),
-                node_can_end=np.ones(ride.n_nodes, dtype=np.bool_),
-                edge_time_s=ride.edge_time_s,
-                edge_blocked=np.zeros(ride.n_edges, dtype=np.bool_),
-                ride_speed_mps=4.5,
-                unlock_s=0,
-                lock_s=0,
-            )
-            seed = WalkPoints(
-                self._stop_points.edge[:1],
-                self._stop_points.fraction[:1],
-                self._stop_points.offset_m[:1],
-                np.zeros(1),
-            )
-            for search in (self.rental.forward, self.rental.backward):
-                found = search(seed, fleet, self._stop_points, max_walk_s=60.0, max_ride_s=60.0)
-                found.chain(0)
+        fleets = [
+            self._warm_up_fleet(profile, ride, docked)
+            for profile, ride in self.rental.rides.items()
+            if ride.n_nodes
+            for docked in (False, True)
+        ]
+        a, b = int(self._stops[0]), int(self._stops[len(self._stops) // 2])
+        stops = self.planner.stops
+        for arrive_by in (False, True):
+            with contextlib.suppress(RoutingError):
+                self.plan(
+                    float(stops.lat[a]),
+                    float(stops.lon[a]),
+                    float(stops.lat[b]),
+                    float(stops.lon[b]),
+                    8 * 3600,
+                    MultiModalOptions(plan=PlanOptions(arrive_by=arrive_by)),
+                    fleets,
+                    [FleetRoles()] * len(fleets),
+                )
+
+    def _warm_up_fleet(self, profile: str, ride: StreetGraph, docked: bool) -> RentalFleet:
+        """A made-up fleet on the first few stops (valid indexes; the answer is thrown away)."""
+        k = min(3, len(self._stops))
+        points = self._stop_points
+        nodes = (np.arange(k, dtype=np.int32) * 7) % ride.n_nodes
+        dock = (lambda a: a[:k].copy()) if docked else (lambda a: a[:0].copy())
+        return RentalFleet(
+            profile=profile,
+            docked=docked,
+            pickup_walk_edge=points.edge[:k].copy(),
+            pickup_walk_fraction=points.fraction[:k].copy(),
+            pickup_walk_offset_m=points.offset_m[:k].copy(),
+            pickup_ride_node=nodes,
+            pickup_ride_offset_m=np.zeros(k),
+            pickup_range_m=np.array([np.inf, 5000.0, 800.0][:k]),
+            dropoff_walk_edge=dock(points.edge),
+            dropoff_walk_fraction=dock(points.fraction),
+            dropoff_walk_offset_m=dock(points.offset_m),
+            dropoff_ride_node=dock(nodes),
+            dropoff_ride_offset_m=dock(np.zeros(k)),
+            node_can_end=np.ones(ride.n_nodes, dtype=np.bool_),
+            edge_time_s=ride.edge_time_s,
+            edge_blocked=np.zeros(ride.n_edges, dtype=np.bool_),
+            ride_speed_mps=4.5,
+            unlock_s=30,
+            lock_s=30,
+        )
 
     # -- the query -------------------------------------------------------------------------
     def plan(
