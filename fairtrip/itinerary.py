@@ -465,6 +465,9 @@ def choose_itineraries(
         kept = kept[:limit]
         return kept, _label(kept, arrive_by)
     kept = [it for it in kept if not any(_dominates(o, it, arrive_by) for o in kept)]
+    # of two that tie on every criterion, one that takes every vehicle the other takes and
+    # more (a one-minute bike ride to the same tram) is clutter: the simpler one stays
+    kept = [it for it in kept if not any(_simpler_tie(o, it, arrive_by) for o in kept)]
     if arrive_by:
         kept.sort(key=lambda it: (-_ts(it["start"]), it["transfers"], _ts(it["end"])))
     else:
@@ -479,6 +482,19 @@ def choose_itineraries(
             shown.append(it)
             room -= 1
     return shown, choices
+
+
+def _simpler_tie(a: dict[str, Any], b: dict[str, Any], arrive_by: bool) -> bool:
+    """`a` ties with `b` on time, price and transfers and rides a strict subset of its vehicles."""
+    if _dominates(a, b, arrive_by) or _dominates(b, a, arrive_by):
+        return False
+    when = (lambda it: it["start"]) if arrive_by else (lambda it: it["end"])
+    if _ts(when(a)) != _ts(when(b)) or a["transfers"] != b["transfers"]:
+        return False
+    if _final_price(a) != _final_price(b):
+        return False
+    va, vb = set(_vehicles(a)), set(_vehicles(b))
+    return va < vb
 
 
 def select_itineraries(

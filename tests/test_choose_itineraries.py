@@ -177,3 +177,14 @@ def test_no_itineraries_have_no_choices():
     assert kept == [] and choices == dict.fromkeys(
         ("fastest", "cheapest", "fewest_transfers", "least_walking")
     )
+
+
+def test_a_tie_that_adds_a_vehicle_to_the_same_trip_gives_way_to_the_simpler_one():
+    simple = itinerary("simple", end="08:15", price=300, trips=("t6",),
+                       rentals=(("scooters", None, "v1"),))
+    cluttered = itinerary("cluttered", end="08:15", price=300, trips=("t6",),
+                          rentals=(("bikes", "s1", None), ("scooters", None, "v1")))
+    other = itinerary("other", end="08:15", price=300, trips=("t9",),
+                      rentals=(("scooters", None, "v1"),))
+    kept, _ = choose([cluttered, simple, other])
+    assert sorted(ids(kept)) == ["other", "simple"]
