@@ -497,13 +497,6 @@ def _simpler_tie(a: dict[str, Any], b: dict[str, Any], arrive_by: bool) -> bool:
     return va < vb
 
 
-def select_itineraries(
-    itineraries: list[dict[str, Any]], *, limit: int, arrive_by: bool, window: bool
-) -> list[dict[str, Any]]:
-    """`choose_itineraries` without the choices (kept for callers that only list)."""
-    return choose_itineraries(itineraries, limit=limit, arrive_by=arrive_by, window=window)[0]
-
-
 def _ts(iso: str) -> float:
     """An ISO time with offset as epoch seconds: string order breaks across a DST change."""
     return dt.datetime.fromisoformat(iso).timestamp()

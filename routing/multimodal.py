@@ -234,10 +234,13 @@ class MultiModalPlanner:
             for (fa, ca, ta), (fe, ce, te) in pairs:
                 for j in self._transit(ta, te, time_s, opts)[:_PER_COMBINATION]:
                     journeys.append(self._splice(fa, ca, fe, ce, j))
-            if not opts.arrive_by and not opts.window_s:
-                for i, (fleet, role) in enumerate(zip(fleets, roles, strict=True)):
-                    if role.mid:
-                        journeys.extend(self._mid_trip(i, fleet, base, time_s, options, walk_s))
+            mid = [i for i, role in enumerate(roles) if role.mid]
+            if mid and not opts.arrive_by and not opts.window_s:
+                first_half = self._first_half_seeds(base, time_s, opts)
+                for i in mid:
+                    journeys.extend(
+                        self._mid_trip(i, fleets[i], base, first_half, time_s, options, walk_s)
+                    )
         journeys = _unique(journeys)
         reason = base.reason if not journeys else ""
         if not journeys and not base.reason:
@@ -311,31 +314,43 @@ class MultiModalPlanner:
             raise QueryError(f"stop {stop} is not on the walk graph")
         return i
 
-    def _mid_trip(
-        self,
-        index: int,
-        fleet: RentalFleet,
-        base: Plan,
-        time_s: int,
-        options: MultiModalOptions,
-        walk_s: float,
-    ) -> list[Journey]:
-        """Transit, then a rental between two stops, then transit again."""
-        opts = options.plan
+    def _first_half_seeds(
+        self, base: Plan, time_s: int, opts: PlanOptions
+    ) -> tuple[WalkPoints, np.ndarray] | None:
+        """Every stop a ride reaches from the origin, as chain seeds at its arrival time, and
+        their stop indexes; once per plan, shared by every fleet's mid-trip search (the
+        rides before the rental come from `self._first_half`, which keeps these labels).
+        """
         if base.access is None or base.egress is None or not len(base.access.stops):
-            return []
+            return None
         arrive = self._first_half.reach(base.access, time_s, max_transfers=opts.max_transfers)
         reached = arrive[self._stops]
         ok = reached < INF_TIME
         if not ok.any():
-            return []
+            return None
         seeds = WalkPoints(
             self._stop_points.edge[ok],
             self._stop_points.fraction[ok],
             self._stop_points.offset_m[ok],
             (reached[ok] - time_s).astype(np.float64),
         )
-        seed_stops = self._stops[ok]
+        return seeds, self._stops[ok]
+
+    def _mid_trip(
+        self,
+        index: int,
+        fleet: RentalFleet,
+        base: Plan,
+        first_half: tuple[WalkPoints, np.ndarray] | None,
+        time_s: int,
+        options: MultiModalOptions,
+        walk_s: float,
+    ) -> list[Journey]:
+        """Transit, then a rental between two stops, then transit again."""
+        opts = options.plan
+        if first_half is None or base.egress is None:
+            return []
+        seeds, seed_stops = first_half
         chains = self.rental.forward(
             seeds,
             fleet,

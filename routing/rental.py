@@ -1045,6 +1045,22 @@ class RentalSearch:
                 seed_cost = np.where(cut, np.inf, seed_cost)
         return best
 
+    def _walk_layer(
+        self,
+        start: WalkPoints,
+        base: F64,
+        to: tuple[I32, F64, F64],
+        max_walk_s: float,
+        walk_mps: float,
+        *,
+        backward: bool,
+    ) -> tuple[F64, I32, I64]:
+        """One walk layer between points: from `start` (each at its `base` seconds) to the
+        points `to` = (edge, fraction, offset_m); (time, start index, whole seconds walked).
+        """
+        info = self._walk_points(start, base, max_walk_s, walk_mps, backward=backward)
+        return self._targets(start, info, base, *to, max_walk_s, walk_mps, backward=backward)
+
     def forward(
         self,
         seeds: WalkPoints,
@@ -1064,17 +1080,9 @@ class RentalSearch:
         v = float(walk_speed_mps)
         # 1. walk: seeds -> pickups
         seed_base = np.ascontiguousarray(seeds.cost_s, dtype=np.float64)
-        seed_info = self._walk_points(seeds, seed_base, max_walk_s, v, backward=False)
-        a_time, a_src, a_leg = self._targets(
-            seeds,
-            seed_info,
-            seed_base,
-            fleet.pickup_walk_edge,
-            fleet.pickup_walk_fraction,
-            fleet.pickup_walk_offset_m,
-            max_walk_s,
-            v,
-            backward=False,
+        pickups = (fleet.pickup_walk_edge, fleet.pickup_walk_fraction, fleet.pickup_walk_offset_m)
+        a_time, a_src, a_leg = self._walk_layer(
+            seeds, seed_base, pickups, max_walk_s, v, backward=False
         )
         # 2. ride: pickups -> ends
         end_node, end_hop = self._end_places(ride, fleet)
@@ -1100,14 +1108,10 @@ class RentalSearch:
                 fleet.dropoff_walk_offset_m,
                 b_time,
             )
-            end_info = self._walk_points(ends, b_time, max_walk_s, v, backward=False)
-            c_time, c_src, c_leg = self._targets(
+            c_time, c_src, c_leg = self._walk_layer(
                 ends,
-                end_info,
                 b_time,
-                targets.edge,
-                targets.fraction,
-                targets.offset_m,
+                (targets.edge, targets.fraction, targets.offset_m),
                 max_walk_s,
                 v,
                 backward=False,
@@ -1174,20 +1178,17 @@ class RentalSearch:
         v = float(walk_speed_mps)
         # 1. walk backwards: ends -> seeds
         seed_base = np.ascontiguousarray(seeds.cost_s, dtype=np.float64)
-        seed_info = self._walk_points(seeds, seed_base, max_walk_s, v, backward=True)
         if fleet.docked:
-            a_time, a_src, a_leg = self._targets(
-                seeds,
-                seed_info,
-                seed_base,
+            dropoffs = (
                 fleet.dropoff_walk_edge,
                 fleet.dropoff_walk_fraction,
                 fleet.dropoff_walk_offset_m,
-                max_walk_s,
-                v,
-                backward=True,
+            )
+            a_time, a_src, a_leg = self._walk_layer(
+                seeds, seed_base, dropoffs, max_walk_s, v, backward=True
             )
         else:
+            self._walk_points(seeds, seed_base, max_walk_s, v, backward=True)
             to_walk = self._to_walk[fleet.profile]
             n = ride.graph.n_nodes
             a_time = np.empty(n, dtype=np.float64)
@@ -1227,14 +1228,10 @@ class RentalSearch:
             fleet.pickup_walk_offset_m,
             b_time,
         )
-        pickup_info = self._walk_points(pickups, b_time, max_walk_s, v, backward=True)
-        c_time, c_src, c_leg = self._targets(
+        c_time, c_src, c_leg = self._walk_layer(
             pickups,
-            pickup_info,
             b_time,
-            sources.edge,
-            sources.fraction,
-            sources.offset_m,
+            (sources.edge, sources.fraction, sources.offset_m),
             max_walk_s,
             v,
             backward=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fairtrip.itinerary import choose_itineraries, select_itineraries
+from fairtrip.itinerary import choose_itineraries
 
 
 def itinerary(
@@ -168,8 +168,6 @@ def test_a_window_keeps_every_departure_cut_at_the_limit_and_labelled():
     kept, choices = choose([third, second, first], limit=2, window=True)
     assert ids(kept) == ["first", "second"]
     assert choices["fastest"] == "first"
-    assert select_itineraries([third, second, first], limit=2, arrive_by=False,
-                              window=True) == kept
 
 
 def test_no_itineraries_have_no_choices():
