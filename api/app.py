@@ -14,6 +14,7 @@ from fastapi_offline import FastAPIOffline
 
 from api.errors import install_error_handlers
 from api.fleets import start_fleets
+from api.head import HeadAsGetMiddleware
 from api.limits import BodyLimitMiddleware
 from api.planning import PlanService
 from api.routes import admin, health, plan, policies, providers, stops
@@ -27,7 +28,8 @@ fairtrip plans trips that combine public transport and walking on real timetable
 (GTFS) and real streets (OpenStreetMap). The embedded city is Helsinki, with HSL's
 timetable of Tuesday 2022-02-22.
 
-Every error has one shape: `{"error": {"code", "message", "field"}}`.
+Every error has one shape: `{"error": {"code", "message", "field"}}`. Every `GET` also
+answers `HEAD`.
 """
 
 
@@ -55,8 +57,12 @@ async def load_state(settings: Settings) -> AppState:
     )
     planning.warm_up()
     stop_index = StopIndex(net.stops.lat, net.stops.lon, net.stops.stop_id)
-    log.info("network %s ready: %d stops, dates %s", net.name, len(stop_index.by_id),
-             ", ".join(net.service_dates))
+    log.info(
+        "network %s ready: %d stops, dates %s",
+        net.name,
+        len(stop_index.by_id),
+        ", ".join(net.service_dates),
+    )
     fleets = await start_fleets(settings, net)
     planning.fleet_source = fleets.store.fresh_snapshots
     from api.pricing import open_pricing
@@ -97,7 +103,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ("/providers", settings.max_push_bytes),
             ("/policies", settings.max_policy_bytes),
         ),
+        read_timeout_s=settings.body_read_timeout_s,
     )
+    # added last, so it is the outermost: HEAD becomes GET before anything else sees it
+    app.add_middleware(HeadAsGetMiddleware)
     install_error_handlers(app)
     app.include_router(plan.router)
     app.include_router(stops.router)

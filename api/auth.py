@@ -49,9 +49,7 @@ def require_admin(state: StateDep, credentials: BearerDep) -> None:
             "send the admin token as 'Authorization: Bearer <token>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    if not hmac.compare_digest(
-        credentials.credentials.encode(), token.get_secret_value().encode()
-    ):
+    if not hmac.compare_digest(credentials.credentials.encode(), token.get_secret_value().encode()):
         raise ApiError(403, "forbidden", "wrong admin token")
 
 

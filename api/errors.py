@@ -4,7 +4,9 @@
 
 `code` is stable (clients switch on it), `message` is for people, `field` names the
 offending input when there is one. Typed errors from the packages are mapped here, in one
-place, so handlers stay thin and no known failure becomes a 500.
+place, so handlers stay thin and no known failure becomes a 500. An unknown failure (a bug)
+is a 500 in the same shape, ``internal_error``, with nothing of the exception's text: that
+goes to the server log only.
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from providers.errors import StoreUnavailableError
-from routing.errors import OutsideNetworkError, QueryError, RoutingError, ServiceDateError
+from routing.errors import (
+    IsolatedPieceError,
+    OutsideNetworkError,
+    QueryError,
+    RoutingError,
+    ServiceDateError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +86,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         401: "Missing or wrong credential",
         403: "The credential is not allowed to do this",
         404: "No such resource",
+        408: "The request body did not arrive within the deadline",
         409: "Conflicts with what is stored",
         413: "Request body too large",
         422: "Invalid input: wrong type, out of range, unknown field",
@@ -121,6 +130,7 @@ def install_error_handlers(app: FastAPI) -> None:
             400: "malformed_body",
             404: "not_found",
             405: "method_not_allowed",
+            408: "body_timeout",
             413: "body_too_large",
         }
         code = codes.get(exc.status_code, "http_error")
@@ -135,9 +145,21 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _routing(_: Request, exc: RoutingError) -> JSONResponse:
         return routing_error_response(exc)
 
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette runs this in its outermost middleware and re-raises afterwards, so the
+        # traceback still reaches the server log; the client gets the one error shape and
+        # nothing of the exception (its text may quote paths, SQL or stored data)
+        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        return error_response(
+            500, "internal_error", "the server failed to answer this request; it is logged"
+        )
+
 
 def routing_error_response(exc: RoutingError) -> JSONResponse:
     """A routing-core error as a 422 naming what was wrong (area covered, valid dates)."""
+    if isinstance(exc, IsolatedPieceError):
+        return error_response(422, "isolated_street_piece", str(exc))
     if isinstance(exc, OutsideNetworkError):
         return error_response(422, "outside_network", str(exc))
     if isinstance(exc, ServiceDateError):

@@ -1,9 +1,23 @@
-"""The providers side of the service: store, accounts, poller and the synthetic fleets.
+"""The providers side of the service: store, accounts, poller, the synthetic fleets, and the
+watch that notices when the availability cache lost its data.
 
-Built in the lifespan (`start_fleets`), torn down at shutdown. The synthetic Helsinki
-providers are refreshed in process every `SYNTHETIC_ROUND_S`: one round of churn, seeded by
-the round number, so every worker process computes the same fleet for the same minute and
-the fleets never go stale while the server runs.
+Built in the lifespan (`start_fleets`), torn down at shutdown.
+
+Two stores, two promises. Provider accounts and key hashes are credentials: they live in the
+durable store the policies use (SQLite by default, `Settings.policy_store_url`). Fleets live
+in the availability store (`Settings.store_url`: memory, or Redis shared by the workers),
+which is a cache: a Redis restarted without persistence, flushed or failed over comes back
+empty. Every worker therefore checks the cache's epoch token every `cache_check_s`
+(`Fleets.check_cache`). When the token is gone or changed it re-seeds the synthetic fleets,
+marks in the durable accounts every provider whose data the cache held and no longer holds
+(`data_lost`, cleared by its next push), and reports `recovering` to /ready until the
+synthetic fleets are back. The durable store remembers the last epoch too, so a loss while
+the whole server was down is noticed at the next start.
+
+The synthetic Helsinki providers are refreshed in process every `SYNTHETIC_ROUND_S`: one
+round of churn, seeded by the round number, so every worker process computes the same fleet
+for the same minute, the fleets never go stale while the server runs, and any worker can put
+them back after a loss.
 """
 
 from __future__ import annotations
@@ -12,6 +26,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,10 +36,11 @@ import numpy as np
 
 from api.settings import Settings
 from fairtrip.network import Network
-from providers.accounts import MemoryAccounts, ProviderAccounts, ProviderExistsError
-from providers.errors import ProviderError
+from providers.accounts import ProviderAccount, ProviderAccounts, ProviderExistsError
+from providers.errors import ProviderError, StoreUnavailableError
 from providers.gbfs import parse_feed
 from providers.model import FleetSnapshot
+from providers.service_area import ServiceArea
 from providers.store import AvailabilityStore, open_store
 
 log = logging.getLogger(__name__)
@@ -42,6 +58,65 @@ def feed_bytes(files: Mapping[str, Any]) -> dict[str, bytes]:
     }
 
 
+def synthetic_snapshots(feeds: Mapping[str, Mapping[str, Any]], now_s: int) -> list[FleetSnapshot]:
+    """Parse synthetic feeds through the same parser as pushed ones (no shortcut)."""
+    return [
+        parse_feed(pid, feed_bytes(files), received_at_s=now_s, source="synthetic")
+        for pid, files in feeds.items()
+    ]
+
+
+class SyntheticFleets:
+    """The SYNTHETIC providers of one worker: base fleets churned once per round.
+
+    Round n's fleet is the base fleet churned n times, round k seeded by (seed, k) and
+    stamped at its round boundary, so every worker (and a worker re-seeding a cache that
+    lost its data) computes the same fleet for the same round. Churning is incremental and
+    guarded by a lock: the refresh task and the cache watch may both ask.
+    """
+
+    def __init__(self, base: Mapping[str, Mapping[str, Any]], nodes: Any, started_s: int) -> None:
+        self.started_s = started_s
+        self.ids = tuple(base)
+        self._nodes = nodes
+        self._current = {k: dict(v) for k, v in base.items()}
+        self._done = 0
+        self._parsed: tuple[int, list[FleetSnapshot]] | None = None
+        self._lock = threading.Lock()
+
+    def snapshots(self, now_s: int) -> list[FleetSnapshot]:
+        """The fleets of the round `now_s` falls in, parsed as pushed feeds are (once per
+        round: a re-seed in the same round reuses them).
+        """
+        from providers.synthetic import DEFAULT_SEED, churn
+
+        target = max(0, (now_s - self.started_s) // SYNTHETIC_ROUND_S)
+        with self._lock:
+            if self._parsed is not None and self._parsed[0] == target:
+                return self._parsed[1]
+            while self._done < target:
+                self._done += 1
+                rng = np.random.default_rng([DEFAULT_SEED, self._done])
+                round_s = self.started_s + self._done * SYNTHETIC_ROUND_S
+                self._current = churn(self._current, rng=rng, now_s=round_s, nodes=self._nodes)
+            parsed = synthetic_snapshots(self._current, now_s)
+            self._parsed = (target, parsed)
+            return parsed
+
+    def publish(self, store: AvailabilityStore, now_s: int) -> None:
+        """Store this round's fleets, except where someone else now pushes under that id
+        (the simulator, say: the provider is theirs from then on).
+        """
+        for snapshot in self.snapshots(now_s):
+            stored = store.snapshot(snapshot.provider_id)
+            if stored is None or stored.source == "synthetic":
+                store.put_snapshot(snapshot)
+
+    def all_present(self, store: AvailabilityStore) -> bool:
+        """Whether every synthetic provider has a fleet in the store."""
+        return all(store.snapshot(pid) is not None for pid in self.ids)
+
+
 @dataclass
 class Fleets:
     """What the provider endpoints and /ready use."""
@@ -50,17 +125,163 @@ class Fleets:
     accounts: ProviderAccounts
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     poller: Any = None
-    synthetic_ids: tuple[str, ...] = ()
+    synthetic: SyntheticFleets | None = None
+    #: the cache epoch this worker last adopted (None: not yet, the cache was unreachable)
+    epoch: str | None = None
+    #: set from the moment a loss is noticed until the synthetic fleets are back
+    recovering_since_s: int | None = None
+    #: why the last cache check failed, if it did (cleared by the next good one)
+    check_error: str | None = None
+    #: seconds between two cache checks (`Settings.cache_check_s`)
+    check_period_s: float = 2.0
+    #: where the network routes; pushed and polled feeds are checked against it
+    area: ServiceArea | None = None
+    _check_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    @property
+    def synthetic_ids(self) -> tuple[str, ...]:
+        """Ids of the in-process synthetic providers."""
+        return self.synthetic.ids if self.synthetic is not None else ()
+
+    # -- the cache watch -------------------------------------------------------------------
+    def check_cache(self, now_s: int | None = None) -> None:
+        """One check of the availability cache (blocking; run it off the event loop).
+
+        Reads the cache's epoch token (creating it if missing). A token other than the one
+        this worker adopted means the cache lost its data: re-seed and mark (`_adopt`).
+        Otherwise keep the durable bookkeeping current: which providers have data, and
+        whose data-lost mark a new push has cleared.
+        """
+        now = int(time.time()) if now_s is None else now_s
+        with self._check_lock:  # the watch task and a startup call never interleave
+            try:
+                token = self.store.epoch()
+                if token != self.epoch:
+                    self._adopt(token, now)
+                elif self.recovering_since_s is not None:
+                    self._reseed(now)  # an earlier re-seed failed halfway: finish it
+                self._record_data()
+                self.check_error = None
+            except ProviderError as exc:  # Redis or the accounts file unavailable
+                if self.check_error is None:
+                    log.warning("availability cache check failed: %s", exc)
+                self.check_error = str(exc)
+
+    def _adopt(self, token: str, now_s: int) -> None:
+        """Take `token` as the cache's epoch; if data was lost, re-seed and mark the losers."""
+        durable = self.accounts.cache_epoch()
+        lost = self.epoch is not None or (durable is not None and durable != token)
+        if lost:
+            if self.recovering_since_s is None:
+                self.recovering_since_s = now_s
+            log.warning(
+                "availability cache lost its data (epoch %s -> %s): re-seeding synthetic "
+                "fleets, marking providers whose data is gone",
+                self.epoch or durable,
+                token,
+            )
+        self._reseed(now_s)
+        if lost:
+            present = set(self.store.provider_ids())
+            candidates = [
+                a.provider_id
+                for a in self.accounts.list()
+                if a.provider_id not in present and a.provider_id not in self.synthetic_ids
+            ]
+            marked = self.accounts.mark_data_lost(candidates)
+            if marked:
+                log.warning("providers whose data was lost: %s", ", ".join(marked))
+        self.accounts.set_cache_epoch(token)
+        self.epoch = token
+
+    def _reseed(self, now_s: int) -> None:
+        """Put the synthetic fleets back; the recovery ends once they are all there."""
+        if self.synthetic is not None:
+            self.synthetic.publish(self.store, now_s)
+            if not self.synthetic.all_present(self.store):
+                return
+        if self.recovering_since_s is not None:
+            log.info("availability cache recovered: synthetic fleets are back")
+        self.recovering_since_s = None
+
+    def _record_data(self) -> None:
+        """Tell the durable accounts which providers have data now (first sighting, or the
+        first push after a loss); costs a write only when something changed.
+        """
+        present = set(self.store.provider_ids())
+        changed = [
+            a.provider_id
+            for a in self.accounts.list()
+            if a.provider_id in present
+            and (a.data_seen_at_s is None or a.data_lost_at_s is not None)
+        ]
+        if changed:
+            self.accounts.record_data(changed)
+
+    def _epoch_moved(self) -> bool:
+        """Whether the cache's epoch is no longer the one this worker adopted (read-only).
+
+        Lets /ready tell the truth in the moments between a loss and the next check.
+        """
+        if self.epoch is None:
+            return False
+        try:
+            return self.store.epoch(create=False) != self.epoch
+        except ProviderError:
+            return False  # unreachable: reported from the store's health instead
+
+    def data_lost_at(self, account: ProviderAccount) -> int | None:
+        """When the cache lost the provider's data, or None if it did not (or it pushed since).
+
+        A push after the loss clears the mark at once here, before the next cache check
+        clears it in the durable store.
+        """
+        lost_at = account.data_lost_at_s
+        if lost_at is None:
+            return None
+        snapshot = self.store.snapshot(account.provider_id)
+        pushed_s = (
+            max((f.received_at_s for f in snapshot.feeds), default=None) if snapshot else None
+        )
+        return None if pushed_s is not None and pushed_s >= lost_at else lost_at
+
+    # -- readiness -------------------------------------------------------------------------
     def readiness(self) -> dict[str, Any]:
-        """The store's health and each provider's freshness, for /ready."""
+        """/ready's verdict and reasons, the store's health and each provider's freshness.
+
+        Degraded while the availability store is unreachable, while the cache is being
+        re-seeded after a loss, or while the durable accounts cannot be read; providers
+        whose data was lost are listed with ``data_lost`` and ``lost_at_s``.
+        """
         now = int(time.time())
-        providers = []
+        reasons: list[str] = []
+        health = self.store.health()
+        if not health.get("ok", False):
+            reasons.append(
+                "availability store unreachable: planning uses the last good copy and "
+                "pushes are refused"
+            )
+        if self.recovering_since_s is not None:
+            reasons.append(
+                f"availability cache lost its data at {self.recovering_since_s}; "
+                "re-seeding the synthetic fleets"
+            )
+        elif health.get("ok", False):
+            if self.check_error is not None:
+                reasons.append(f"availability cache check failing: {self.check_error}")
+            elif self._epoch_moved():
+                reasons.append(
+                    "availability cache lost its data; recovery starts within "
+                    f"{self.check_period_s:g} s"
+                )
+        providers: list[dict[str, Any]] = []
+        listed: set[str] = set()
         for pid in self.store.provider_ids():
             try:
                 st = self.store.status(pid, now)
             except ProviderError:
                 continue
+            listed.add(pid)
             providers.append(
                 {
                     "provider_id": pid,
@@ -69,12 +290,32 @@ class Fleets:
                     "age_s": st.age_s,
                     "vehicles": st.vehicles,
                     "stations": st.stations,
+                    "data_lost": False,
                 }
             )
-        return {"store": self.store.health(), "providers": providers}
+        try:
+            accounts = self.accounts.list()
+        except StoreUnavailableError as exc:
+            reasons.append(f"provider accounts unreadable: {exc.reason}")
+            accounts = []
+        for account in accounts:
+            lost_at = self.data_lost_at(account)
+            if lost_at is not None and account.provider_id not in listed:
+                providers.append(
+                    {"provider_id": account.provider_id, "data_lost": True, "lost_at_s": lost_at}
+                )
+        providers.sort(key=lambda p: str(p["provider_id"]))
+        return {
+            "status": "degraded" if reasons else "ready",
+            "reasons": reasons,
+            "store": health,
+            "providers": providers,
+        }
 
     async def close(self) -> None:
-        """Stop background work."""
+        """Stop background work, record which providers have data (so a restart that finds
+        the cache empty knows whose data it lost), release the accounts store.
+        """
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
@@ -82,97 +323,99 @@ class Fleets:
                 await task
         if self.poller is not None:
             await self.poller.stop()
+        try:
+            await asyncio.to_thread(self._record_data)
+        except ProviderError as exc:
+            log.warning("could not record which providers have data at shutdown: %s", exc)
+        self.accounts.close()
 
 
 def uses_redis(settings: Settings) -> bool:
-    """Whether the configured store is Redis (fleets and accounts then both live there)."""
+    """Whether the configured availability store is Redis."""
     return settings.store_url.startswith(("redis://", "rediss://", "unix://"))
 
 
 def open_accounts(settings: Settings) -> ProviderAccounts:
-    """Accounts kept where the fleets are: in memory, or in the same Redis."""
-    if uses_redis(settings):
-        from providers.accounts import RedisAccounts
+    """Accounts in the durable store, next to the policies (never only in the cache)."""
+    from api.pricing import default_policy_store_url
+    from providers.accounts import open_accounts as open_url
 
-        return RedisAccounts(settings.store_url, namespace=settings.redis_namespace)
-    return MemoryAccounts()
-
-
-def synthetic_snapshots(
-    feeds: Mapping[str, Mapping[str, Any]], now_s: int
-) -> list[FleetSnapshot]:
-    """Parse synthetic feeds through the same parser as pushed ones (no shortcut)."""
-    return [
-        parse_feed(pid, feed_bytes(files), received_at_s=now_s, source="synthetic")
-        for pid, files in feeds.items()
-    ]
+    return open_url(default_policy_store_url(settings))
 
 
-async def _refresh_synthetic(
-    fleets: Fleets, base: Mapping[str, Mapping[str, Any]], nodes: Any, started_s: int
-) -> None:
-    """Every round: churn the base fleets round-many times deterministically, store them."""
-    from providers.synthetic import DEFAULT_SEED, churn
-
-    current = {k: dict(v) for k, v in base.items()}
-    done = 0
+async def _refresh_synthetic(fleets: Fleets, synthetic: SyntheticFleets) -> None:
+    """At every round boundary: the next round's fleets into the store."""
     while True:
         await asyncio.sleep(SYNTHETIC_ROUND_S - time.time() % SYNTHETIC_ROUND_S)
         now = int(time.time())
-        target = (now - started_s) // SYNTHETIC_ROUND_S
         try:
-            while done < target:
-                done += 1
-                rng = np.random.default_rng([DEFAULT_SEED, done])
-                current = churn(current, rng=rng, now_s=now, nodes=nodes)
-            for snapshot in synthetic_snapshots(current, now):
-                stored = await asyncio.to_thread(fleets.store.snapshot, snapshot.provider_id)
-                # a provider someone pushes to (the simulator, say) is theirs from then on
-                if stored is None or stored.source == "synthetic":
-                    await asyncio.to_thread(fleets.store.put_snapshot, snapshot)
+            await asyncio.to_thread(synthetic.publish, fleets.store, now)
         except ProviderError as exc:  # Redis down: keep the last good fleet, try next round
             log.warning("synthetic fleets not refreshed: %s", exc)
 
 
+async def _watch_cache(fleets: Fleets, period_s: float) -> None:
+    """Check the cache every `period_s`; a failing check is logged, never ends the watch."""
+    while True:
+        await asyncio.sleep(period_s)
+        try:
+            await asyncio.to_thread(fleets.check_cache)
+        except Exception:  # a bug must not silently stop loss detection for this worker
+            log.exception("availability cache check crashed")
+
+
+def network_service_area(network: Network) -> ServiceArea | None:
+    """Where this server routes: the walk graph's bounding box plus a margin (None without
+    streets, where no shared vehicle can be routed and positions are not checked).
+    """
+    bbox = network.manifest.get("bbox")
+    if not bbox:
+        return None
+    return ServiceArea.around_bbox(network.name, bbox)
+
+
 async def start_fleets(settings: Settings, network: Network) -> Fleets:
-    """Open the store and accounts; load and start refreshing the synthetic fleets; start
-    polling every provider registered with a poll URL.
+    """Open the store and the durable accounts; seed the synthetic fleets; start the
+    refresh, the cache watch, and polling every provider registered with a poll URL.
+
+    A cache that is unreachable at start does not stop the worker: /ready says degraded
+    and the watch seeds the cache when it answers.
     """
     options = {"namespace": settings.redis_namespace} if uses_redis(settings) else {}
     store = open_store(settings.store_url, **options)
-    fleets = Fleets(store, open_accounts(settings))
+    fleets = Fleets(store, open_accounts(settings), check_period_s=settings.cache_check_s)
+    fleets.area = network_service_area(network)
     if settings.synthetic_providers and "walk" in network.streets and "car" in network.streets:
-        from providers.synthetic import embedded_synthetic_fleets, street_nodes
+        from providers.synthetic import (
+            StreetNodes,
+            embedded_synthetic_fleets,
+            street_nodes,
+        )
 
         # the fleets' clock starts at a round boundary, so all workers agree on it
         started = int(time.time()) // SYNTHETIC_ROUND_S * SYNTHETIC_ROUND_S
         base = embedded_synthetic_fleets(network, now_s=started)
-        snapshots = synthetic_snapshots(base, started)
-        for snapshot in snapshots:
-            store.put_snapshot(snapshot)
-            with contextlib.suppress(ProviderExistsError):
-                fleets.accounts.create_provider(
-                    snapshot.provider_id, snapshot.system.name
-                )
-        fleets.synthetic_ids = tuple(s.provider_id for s in snapshots)
-        from providers.synthetic import StreetNodes
-
         nodes = StreetNodes(walk=street_nodes(network, "walk"), car=street_nodes(network, "car"))
-        fleets.tasks.append(
-            asyncio.create_task(_refresh_synthetic(fleets, base, nodes, started))
-        )
+        fleets.synthetic = SyntheticFleets(base, nodes, started)
+        for snapshot in fleets.synthetic.snapshots(started):
+            with contextlib.suppress(ProviderExistsError):
+                fleets.accounts.create_provider(snapshot.provider_id, snapshot.system.name)
+        fleets.tasks.append(asyncio.create_task(_refresh_synthetic(fleets, fleets.synthetic)))
         log.info("synthetic providers loaded: %s", ", ".join(fleets.synthetic_ids))
+    await asyncio.to_thread(fleets.check_cache)  # adopt the epoch, seed, notice a loss
+    fleets.tasks.append(asyncio.create_task(_watch_cache(fleets, fleets.check_period_s)))
     polled = [a for a in fleets.accounts.list() if a.poll_url]
-    if polled:
-        from providers.fetch import SafeFetcher
-        from providers.poller import Poller
+    # the poller runs even with nobody to poll yet: a provider registered later with a
+    # poll_url is added to it, and a refused URL is recorded there as its status's reason
+    from providers.fetch import SafeFetcher
+    from providers.poller import Poller
 
-        async def on_snapshot(snapshot: FleetSnapshot) -> None:
-            await asyncio.to_thread(store.put_snapshot, snapshot)
+    async def on_snapshot(snapshot: FleetSnapshot) -> None:
+        await asyncio.to_thread(store.put_snapshot, snapshot)
 
-        fetcher = SafeFetcher(allow_hosts=frozenset(h.lower() for h in settings.poll_allow_hosts))
-        fleets.poller = Poller(fetcher, on_snapshot)
-        for account in polled:
-            fleets.poller.add(account.provider_id, str(account.poll_url))
-        fleets.tasks.append(asyncio.create_task(fleets.poller.run()))
+    fetcher = SafeFetcher(allow_hosts=frozenset(h.lower() for h in settings.poll_allow_hosts))
+    fleets.poller = Poller(fetcher, on_snapshot, area=fleets.area)
+    for account in polled:
+        fleets.poller.add(account.provider_id, str(account.poll_url))
+    fleets.tasks.append(asyncio.create_task(fleets.poller.run()))
     return fleets

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -24,10 +25,10 @@ from fairtrip.itinerary import ItineraryWriter, chosen_plan
 from fairtrip.itinerary_prices import ActivePolicy, ItineraryPricer
 from fairtrip.network import Network
 from fairtrip.rental_fleets import RENTAL_MODES, FleetView, RentalFleets
-from routing.errors import OutsideNetworkError, RoutingError, ServiceDateError
+from routing.errors import IsolatedPieceError, OutsideNetworkError, RoutingError, ServiceDateError
 from routing.geo import haversine_m
 from routing.multimodal import FleetRoles, MultiModalOptions, MultiModalPlanner
-from routing.planner import PlanOptions
+from routing.planner import PlanOptions, ReasonCode
 
 if TYPE_CHECKING:
     from providers.model import FleetSnapshot
@@ -68,6 +69,8 @@ class PlanService:
         self.fleet_source: Callable[[int], Mapping[str, FleetSnapshot]] | None = None
         self._rental_fleets: RentalFleets | None = None
         self._multimodal: dict[str, MultiModalPlanner] = {}
+        #: requests whose search failed with providers' fleets and was answered without them
+        self.shared_search_failures = 0
 
     def warm_up(self) -> None:
         """Build the snapping index and compile the kernels before the first request."""
@@ -105,6 +108,11 @@ class PlanService:
         )
         with contextlib.suppress(RoutingError, ApiError):
             self._plan(q, time.monotonic() + 60.0)
+
+    @property
+    def rental_fleets(self) -> RentalFleets | None:
+        """The worker's fleet adapter (its `failures` and `broken()` name unusable feeds)."""
+        return self._rental_fleets
 
     def multimodal(self, key: str) -> MultiModalPlanner:
         """The multimodal planner of one timetable, built once per worker."""
@@ -158,31 +166,59 @@ class PlanService:
             max_walk_m=q.max_walk_m,
             walk_speed_mps=q.walk_speed_mps,
             max_transfers=q.max_transfers,
+            max_access_s=round(q.max_access_min * 60),
+            max_egress_s=round(q.max_egress_min * 60),
+            max_direct_walk_s=round(q.max_direct_walk_min * 60),
         )
-        modes = q.mode_set()
-        multimodal = self.multimodal(key)
         try:
             views, notes = self.fleets_for(q)
-            plan = multimodal.plan(
-                q.from_lat,
-                q.from_lon,
-                q.to_lat,
-                q.to_lon,
-                seconds,
-                MultiModalOptions(
-                    plan=options,
-                    transit="TRANSIT" in modes,
-                    walk_only="WALK" in modes,
-                    max_ride_s=q.max_rental_min * 60,
-                    max_vehicle_walk_m=min(q.max_walk_m, 1000.0),
-                ),
-                [v.fleet for v in views],
-                [_ROLES[v.mode] for v in views],
-            )
+            try:
+                doc = self._answer(q, date, key, seconds, options, views)
+            except (ApiError, BudgetExceededError, OutsideNetworkError):
+                raise
+            except Exception as exc:  # isolation: shared vehicles must not fail the request
+                doc = self._answer_without_shared(
+                    q, date, key, seconds, options, views, notes, exc, deadline
+                )
         except OutsideNetworkError as exc:  # the error carries the point: name its end
             is_origin = (exc.lat, exc.lon) == (q.from_lat, q.from_lon)
             field = "from_lat" if is_origin else "to_lat"
-            raise ApiError(422, "outside_network", str(exc), field=field) from exc
+            # near streets, but only ones that lead nowhere: its own code, also a 422,
+            # because like a point off the map it is the request's point that cannot be used
+            isolated = isinstance(exc, IsolatedPieceError)
+            code = "isolated_street_piece" if isolated else "outside_network"
+            raise ApiError(422, code, str(exc), field=field) from exc
+        doc["notes"] = notes
+        return doc
+
+    def _answer(
+        self,
+        q: PlanQuery,
+        date: str,
+        key: str,
+        seconds: int,
+        options: PlanOptions,
+        views: list[FleetView],
+    ) -> dict[str, Any]:
+        """Search with `views` and draw, price and choose the itineraries (no notes yet)."""
+        modes = q.mode_set()
+        multimodal = self.multimodal(key)
+        plan = multimodal.plan(
+            q.from_lat,
+            q.from_lon,
+            q.to_lat,
+            q.to_lon,
+            seconds,
+            MultiModalOptions(
+                plan=options,
+                transit="TRANSIT" in modes,
+                walk_only="WALK" in modes,
+                max_ride_s=q.max_rental_min * 60,
+                max_vehicle_walk_m=vehicle_walk_m(q),
+            ),
+            [v.fleet for v in views],
+            [_ROLES[v.mode] for v in views],
+        )
         writer = ItineraryWriter(
             self.net, multimodal.planner, date, key, walk_speed_mps=q.walk_speed_mps, fleets=views
         )
@@ -196,7 +232,47 @@ class PlanService:
         )
         if not doc["itineraries"] and not doc["reason"]:
             doc["reason"] = "no itinerary with the allowed modes"
-        doc["notes"] = notes
+            doc["reason_code"] = str(ReasonCode.NO_ITINERARY_WITH_ALLOWED_MODES)
+        return doc
+
+    def _answer_without_shared(
+        self,
+        q: PlanQuery,
+        date: str,
+        key: str,
+        seconds: int,
+        options: PlanOptions,
+        views: list[FleetView],
+        notes: list[str],
+        exc: Exception,
+        deadline: float,
+    ) -> dict[str, Any]:
+        """The answer without providers' fleets, after the search with them raised `exc`.
+
+        The adapter already leaves out fleets it cannot build, so this is the last net under
+        the search itself: a provider's data must never turn into a 5xx. Which provider is to
+        blame is not known here, so all of them are left out of this one request; an error
+        the query itself causes raises again without them and propagates as before.
+        """
+        shared = [v for v in views if v.provider_id is not None]
+        if not shared:
+            raise exc
+        if time.monotonic() > deadline:
+            raise BudgetExceededError(self.budget_s) from exc
+        providers = sorted({str(v.provider_id) for v in shared})
+        self.shared_search_failures += 1
+        log.error(
+            "the search failed with the shared vehicles of %s; planning again without them",
+            ", ".join(providers),
+            exc_info=exc,
+        )
+        doc = self._answer(
+            q, date, key, seconds, options, [v for v in views if v.provider_id is None]
+        )
+        notes.append(
+            f"shared vehicles of {', '.join(providers)} were left out of this plan: "
+            f"searching them failed (internal error {type(exc).__name__})"
+        )
         return doc
 
     def pricer(self, date: str, key: str, *, transit_pass: bool = False) -> ItineraryPricer:
@@ -215,6 +291,15 @@ class PlanService:
     def close(self) -> None:
         """Stop the planning thread (at shutdown)."""
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def vehicle_walk_m(q: PlanQuery) -> float:
+    """The farthest walk to or from a shared vehicle: at most 1 km (a vehicle farther away is
+    not a reason to rent one), and never more than the request's walking limits allow.
+    """
+    limit_s = min(q.max_access_min, q.max_egress_min) * 60
+    cap_m = q.max_walk_m if q.max_walk_m is not None else math.inf
+    return min(1000.0, cap_m, limit_s * q.walk_speed_mps)
 
 
 def resolve_time(net: Network, when: Any) -> tuple[str, str, int]:

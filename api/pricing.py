@@ -23,6 +23,7 @@ from api.planning import PlanService
 from api.settings import Settings
 from fairtrip.itinerary_prices import ActivePolicy
 from fairtrip.network import Network
+from pricing.names import redact_paths, source_name
 from pricing.policy import Policy, PolicyError
 from pricing.policy_store import PolicyStore, StoredPolicy, open_policy_store
 from pricing.zones import ZoneLayer
@@ -122,7 +123,8 @@ class PricingService:
         zones_path, self.demand_zones_path, self.demand_path = default_paths(settings, network)
         self.zones: ZoneLayer | None = None
         if zones_path is not None and zones_path.is_file():
-            self.zones = ZoneLayer.from_geojson(zones_path.read_bytes(), source=str(zones_path))
+            # sources are named by file name: answers must not carry server paths
+            self.zones = ZoneLayer.from_geojson(zones_path.read_bytes(), source=zones_path.name)
         self.active: ActivePolicy | None = None
         self._active_key: tuple[Any, ...] | None = None
         self.jobs: dict[str, EvaluationJob] = {}
@@ -135,8 +137,11 @@ class PricingService:
     def refresh(self) -> None:
         """Read the active policy from the store; swap it in if it changed."""
         stored = self.store.active()
-        key = None if stored is None else (stored.policy.id, stored.policy.version,
-                                           repr(stored.solved))
+        key = (
+            None
+            if stored is None
+            else (stored.policy.id, stored.policy.version, repr(stored.solved))
+        )
         if key == self._active_key:
             return
         self.active = self._activate_view(stored) if stored is not None else None
@@ -146,8 +151,9 @@ class PricingService:
 
     def _activate_view(self, stored: StoredPolicy) -> ActivePolicy | None:
         if self.zones is None:
-            log.warning("policy %s is active but no zone layer is configured: not applied",
-                        stored.policy.id)
+            log.warning(
+                "policy %s is active but no zone layer is configured: not applied", stored.policy.id
+            )
             return None
         try:
             policy = stored.effective_policy()
@@ -192,7 +198,10 @@ class PricingService:
                         "activated"
                     )
                 self._base = base_costs(
-                    self.net, demand, zones, EvaluationSettings(depart=self.depart()),
+                    self.net,
+                    demand,
+                    zones,
+                    EvaluationSettings(depart=self.depart()),
                     progress=progress,
                 )
             return self._base
@@ -208,9 +217,9 @@ class PricingService:
         if self.demand_path is None or self.demand_zones_path is None:
             return None, None
         zones = ZoneLayer.from_geojson(
-            self.demand_zones_path.read_bytes(), source=str(self.demand_zones_path)
+            self.demand_zones_path.read_bytes(), source=self.demand_zones_path.name
         )
-        demand = load_demand(self.demand_path, zones=zones, source=str(self.demand_path))
+        demand = load_demand(self.demand_path, zones=zones, source=self.demand_path.name)
         return demand, zones
 
     def solve(self, policy: Policy) -> dict[str, Any] | None:
@@ -223,7 +232,7 @@ class PricingService:
         sol = solve_revenue_neutral(policy, base.trip_arrays())
         return {
             **sol.to_dict(),
-            "demand": base.demand.source,
+            "demand": source_name(base.demand.source),
             "demand_synthetic": base.demand.synthetic,
             "solved_at": _now(),
         }
@@ -250,9 +259,7 @@ class PricingService:
             oldest = min(self.jobs.values(), key=lambda j: j.created_at)
             self.jobs.pop(oldest.job_id, None)
         self.jobs[job.job_id] = job
-        self._executor.submit(
-            self._run, job, policies, demand_csv, max_time_min, max_price_minor
-        )
+        self._executor.submit(self._run, job, policies, demand_csv, max_time_min, max_price_minor)
         return job
 
     def _run(
@@ -276,7 +283,8 @@ class PricingService:
 
         try:
             settings = EvaluationSettings(
-                depart=self.depart(), access_time_max_min=max_time_min,
+                depart=self.depart(),
+                access_time_max_min=max_time_min,
                 access_price_max_minor=max_price_minor,
             )
             if demand_csv is None:
@@ -287,9 +295,15 @@ class PricingService:
                     raise ValueError("no demand zone layer is configured for this network")
                 demand = load_demand(demand_csv, zones=zones, source="uploaded CSV")
                 base = base_costs(self.net, demand, zones, settings, progress=progress)
-            zones_source = str(self.demand_zones_path)
-            doc = evaluate(base, policies, settings, network=self.net,
-                           zones_source=zones_source, progress=progress)
+            zones_source = source_name(str(self.demand_zones_path))
+            doc = evaluate(
+                base,
+                policies,
+                settings,
+                network=self.net,
+                zones_source=zones_source,
+                progress=progress,
+            )
             job.stage = "report"
             job.html = render_report(doc)
             job.result = doc
@@ -298,7 +312,8 @@ class PricingService:
         except Exception as exc:  # the job reports it; the worker stays up
             log.warning("evaluation %s failed: %s", job.job_id, exc)
             job.status = "failed"
-            job.error = f"{type(exc).__name__}: {exc}"
+            # the job's status is readable without authentication: no server paths in it
+            job.error = redact_paths(f"{type(exc).__name__}: {exc}")
         finally:
             job.finished_at = _now()
 

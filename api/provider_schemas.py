@@ -32,18 +32,38 @@ class FileFreshness(BaseModel):
     received_at_s: int
 
 
+class PollError(BaseModel):
+    """Why a polled provider's last poll failed (null while polling succeeds)."""
+
+    reason: str = Field(description="e.g. 'UnsafeUrlError: ... resolves to a private address'")
+    at_s: int = Field(description="when it failed, epoch seconds")
+    consecutive_failures: int
+    refused: bool = Field(description="the poll URL itself is refused: it is not polled")
+
+
 class ProviderStatusOut(BaseModel):
     """A provider's data and its freshness; stale providers are not offered to the router."""
 
     provider_id: str
     name: str | None = None
-    source: str
-    gbfs_version: str
+    source: str | None = Field(description="push, poll or synthetic; null when data_lost")
+    gbfs_version: str | None
     age_s: int | None
     stale: bool
     vehicles: int
     stations: int
     files: list[FileFreshness]
+    data_lost: bool = Field(
+        default=False,
+        description="the availability cache lost this provider's data (a Redis restarted "
+        "without persistence, a flush); cleared by its next push",
+    )
+    lost_at_s: int | None = Field(default=None, description="when the loss was noticed")
+    poll_error: PollError | None = None
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="what the last push (or poll) had tolerated or left out, at most 50 lines",
+    )
 
 
 class ProviderSummary(BaseModel):
@@ -57,6 +77,9 @@ class ProviderSummary(BaseModel):
     age_s: int | None = None
     vehicles: int = 0
     stations: int = 0
+    poll_error: PollError | None = None
+    data_lost: bool = False
+    lost_at_s: int | None = None
 
 
 class ProvidersOut(BaseModel):
@@ -74,6 +97,13 @@ class PushResult(BaseModel):
     stations: int
     files: list[str]
     received_at_s: int
+    warnings: list[str] = Field(
+        default_factory=list,
+        description=(
+            "what was tolerated or left out (0/1 booleans, stations or vehicles outside the "
+            "service area, counts above a station's capacity), at most 50 lines"
+        ),
+    )
 
 
 class NewProvider(BaseModel):

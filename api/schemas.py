@@ -52,7 +52,22 @@ class PlanQuery(BaseModel):
     window_min: int = Field(
         default=0, ge=0, le=240, description="every departure within this many minutes"
     )
-    max_walk_m: float = Field(default=1000.0, ge=0, le=5000, description="walk to/from a stop")
+    max_walk_m: float | None = Field(
+        default=None,
+        ge=0,
+        le=5000,
+        description="a metre cap on the walk to/from a stop, on top of max_access_min and "
+        "max_egress_min (default: no cap beyond the time limits)",
+    )
+    max_access_min: float = Field(
+        default=15, ge=0, le=120, description="longest walk from the origin to a stop, minutes"
+    )
+    max_egress_min: float = Field(
+        default=15, ge=0, le=120, description="longest walk from a stop to the destination, minutes"
+    )
+    max_direct_walk_min: float = Field(
+        default=60, ge=0, le=240, description="longest walk-only trip offered, minutes"
+    )
     walk_speed_mps: float = Field(default=1.33, ge=0.3, le=3.0)
     max_transfers: int = Field(default=8, ge=0, le=12)
     num_itineraries: int = Field(default=5, ge=1, le=50)
@@ -81,7 +96,10 @@ class PlanQuery(BaseModel):
         examples=["synthetic-carshare-hki"],
     )
     max_rental_min: int = Field(
-        default=30, ge=1, le=180, description="longest ride of one rental, minutes",
+        default=30,
+        ge=1,
+        le=180,
+        description="longest ride of one rental, minutes",
         examples=[20],
     )
     transit_pass: bool = Field(
@@ -114,8 +132,10 @@ class PlanQuery(BaseModel):
 
     def excluded_set(self) -> frozenset[str]:
         """The providers never to use (empty when none are excluded)."""
-        return frozenset() if self.exclude_providers is None else frozenset(
-            parse_ids(self.exclude_providers)
+        return (
+            frozenset()
+            if self.exclude_providers is None
+            else frozenset(parse_ids(self.exclude_providers))
         )
 
 
@@ -263,7 +283,9 @@ class RentalInfo(BaseModel):
         ge=0, le=1, description="chance the vehicle is still there when the rider arrives"
     )
     dropoff_probability: float | None = Field(
-        default=None, ge=0, le=1,
+        default=None,
+        ge=0,
+        le=1,
         description="chance a dock is still free on arrival (docked fleets; else null)",
     )
     rental_uris: RentalUrisOut | None = None
@@ -302,6 +324,12 @@ class Leg(BaseModel):
         default=None,
         description="grams of CO2 for this leg per passenger (the feed's g_CO2_km for a "
         "rental when given, else a published per-mode default)",
+    )
+    estimated: bool = Field(
+        default=False,
+        description="walk legs: part of this walk is an estimate, not a mapped street (a "
+        "straight-line connector across the gap between two map extracts, 1.3 x the "
+        "straight distance, or a straight line to a stop beyond the mapped streets)",
     )
 
 
@@ -347,6 +375,16 @@ class PlanResponse(BaseModel):
     service_date: str
     itineraries: list[Itinerary]
     reason: str
+    reason_code: str = Field(
+        default="",
+        description="why there are no itineraries, one code per cause: "
+        "nothing_within_walk_limit (no stop within the access or egress walking limit, and "
+        "the destination beyond the direct-walk limit), no_service_in_window (no ride leaves "
+        "the reachable stops in the time window), no_connection (rides run, but none joins "
+        "the two ends), no_itinerary_with_allowed_modes; empty when there are itineraries. "
+        "Points that cannot be routed at all are 422 errors instead: outside_network, "
+        "isolated_street_piece",
+    )
     choices: Choices = Field(
         default_factory=Choices,
         description="which itinerary is fastest, cheapest, ... (ties go to the earlier arrival)",
@@ -362,9 +400,7 @@ class StopsQuery(BaseModel):
 
     model_config = _STRICT
 
-    near: str = Field(
-        description="LAT,LON", examples=["60.1685,24.9316"], max_length=64
-    )
+    near: str = Field(description="LAT,LON", examples=["60.1685,24.9316"], max_length=64)
     radius: float = Field(default=500.0, gt=0, le=5000, description="metres")
     limit: int = Field(default=50, ge=1, le=500)
 
@@ -411,9 +447,9 @@ class DeparturesQuery(BaseModel):
     model_config = _STRICT
 
     at: AwareDatetime | None = Field(
-        default=None, description="ISO-8601 with offset; default now", examples=[
-            "2022-02-22T08:00:00+02:00"
-        ]
+        default=None,
+        description="ISO-8601 with offset; default now",
+        examples=["2022-02-22T08:00:00+02:00"],
     )
     limit: int = Field(default=20, ge=1, le=200)
     horizon_min: int = Field(default=120, ge=1, le=1440)
@@ -467,9 +503,13 @@ class NetworkInfo(BaseModel):
 
 
 class Ready(BaseModel):
-    """Ready to plan: which city, which dates, and the providers' freshness."""
+    """Ready to plan: which city, which dates, the store's health and the providers'
+    freshness. `status` is "degraded" (with `reasons`) while the availability store is
+    unreachable or re-seeding after it lost its data; plans are still answered then.
+    """
 
-    status: Literal["ready"]
+    status: Literal["ready", "degraded"]
+    reasons: list[str] = Field(default_factory=list)
     network: NetworkInfo
     store: dict[str, object] = Field(default_factory=dict)
     providers: list[dict[str, object]] = Field(default_factory=list)

@@ -38,9 +38,14 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None
     synthetic_providers: bool = True
     poll_allow_hosts: list[str] = Field(default_factory=list)
-    #: durable policy store: sqlite:///path or redis://host:port/db?namespace=x; empty = a
-    #: SQLite file in the cache directory
+    #: THE durable store: policies, provider accounts and API key hashes (credentials, not
+    #: cache; they never live only in `store_url`'s Redis). sqlite:///path or
+    #: redis://host:port/db?namespace=x (a Redis run with AOF); empty = a SQLite file in the
+    #: cache directory
     policy_store_url: str = ""
+    #: how often each worker checks the availability cache's epoch key, to notice a Redis
+    #: that came back empty (restart without persistence, flush, failover) and re-seed it
+    cache_check_s: float = Field(default=2.0, gt=0, le=60)
     #: central/peripheral zones /plan applies policies with (default: the embedded city's
     #: fare zones A = central, B = peripheral)
     policy_zones: Path | None = None
@@ -50,6 +55,9 @@ class Settings(BaseSettings):
     demand_zones: Path | None = None
     #: largest policy document or evaluation request (an uploaded OD table rides in it)
     max_policy_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    #: a request body must arrive in full within this many seconds of the request's start;
+    #: a client that declares more than it sends gets 408 instead of holding a worker
+    body_read_timeout_s: float = Field(default=10.0, gt=0, le=300)
 
     @field_validator("admin_token")
     @classmethod

@@ -270,12 +270,49 @@ def render_multimodal() -> str:
     )
 
 
+PEERS_TEMPLATE = """
+**Side by side with Valhalla** (`python -m bench.peers`; commit {commit}{dirty}, {cores}-core
+{cpu}, Python {python} for fairtrip and {python_v} for Valhalla {valhalla}). The
+{n:,} committed random pairs of `bench/data/peer-pairs-helsinki.csv` (central Helsinki,
+leaving 2022-02-22 08:00, walk + transit), run interleaved in one process run after a
+warm-up; Valhalla's `multimodal` route on tiles built from the same GTFS and OSM files, each
+engine timed inside its own process. An answer of Valhalla's that walks over an OSM ferry
+line (no timetable behind it) is not counted as a real answer. Valhalla is the pinned
+`pyvalhalla` wheel in a Python 3.12 venv that the first run creates under `.cache/peers/`
+with its tiles (about half a minute; `bench/peers_valhalla.py` has the recipe).
+
+{table}"""
+
+
+def render_peers() -> str:
+    """The peer table from `bench/results/peers.json`, or nothing before its first run."""
+    path = RESULTS / "peers.json"
+    if not path.exists():
+        return ""
+    from bench.peers import table
+
+    r = json.loads(path.read_text())
+    m = r["machine"]
+    return PEERS_TEMPLATE.format(
+        commit=m["commit"],
+        dirty=" with uncommitted changes" if m.get("worktree_dirty") else "",
+        cores=m["cores"],
+        cpu=m["cpu"],
+        python=m["python"],
+        python_v=m.get("python_valhalla") or "-",
+        valhalla=m.get("valhalla") or "(not measured)",
+        n=r["pairs"],
+        table=table(r),
+    )
+
+
 def main() -> None:
     text = README.read_text()
     pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
     if not pattern.search(text):
         sys.exit(f"{README} has no benchmark markers")
     body = render() + render_api() + render_providers() + render_pricing() + render_multimodal()
+    body += render_peers()
     README.write_text(pattern.sub(lambda _: f"{START}\n{body}{END}", text))
 
 

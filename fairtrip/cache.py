@@ -15,7 +15,7 @@ from typing import Any
 
 #: bump when the timetable compiler's output changes, so cached networks are rebuilt (the
 #: street builder has its own version, `ingest.osm_streets.BUILD_VERSION`, hashed alongside)
-BUILD_VERSION = "4"
+BUILD_VERSION = "5"  # 5: walk-graph pieces and places, connectors across extract gaps
 MANIFEST = "manifest.json"
 #: a stop farther than this from any walkable street is treated as off the street network
 STOP_SNAP_M = 150.0

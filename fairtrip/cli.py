@@ -19,6 +19,11 @@ from fairtrip.cache import InputMissingError
 from fairtrip.network import NetworkFileError
 from ingest.errors import IngestError
 from routing.errors import RoutingError
+from routing.planner import (
+    DEFAULT_MAX_ACCESS_S,
+    DEFAULT_MAX_DIRECT_WALK_S,
+    DEFAULT_MAX_EGRESS_S,
+)
 
 log = logging.getLogger("fairtrip")
 
@@ -104,6 +109,9 @@ def _plan(args: argparse.Namespace) -> int:
         max_walk_m=args.max_walk,
         walk_speed_mps=args.walk_speed,
         max_transfers=args.max_transfers,
+        max_access_s=round(args.max_access_min * 60),
+        max_egress_s=round(args.max_egress_min * 60),
+        max_direct_walk_s=round(args.max_direct_walk_min * 60),
     )
     planner = net.planner(key)
     plan = planner.plan(origin[0], origin[1], dest[0], dest[1], seconds, options)
@@ -176,9 +184,30 @@ def make_parser() -> argparse.ArgumentParser:
     q.add_argument(
         "--max-walk",
         type=float,
-        default=1000.0,
+        default=None,
         metavar="M",
-        help="longest walk to or from a stop (default 1000 m)",
+        help="a metre cap on the walk to or from a stop, on top of the time limits",
+    )
+    q.add_argument(
+        "--max-access-min",
+        type=float,
+        default=DEFAULT_MAX_ACCESS_S / 60,
+        metavar="MIN",
+        help=f"longest walk to a stop (default {DEFAULT_MAX_ACCESS_S // 60} min)",
+    )
+    q.add_argument(
+        "--max-egress-min",
+        type=float,
+        default=DEFAULT_MAX_EGRESS_S / 60,
+        metavar="MIN",
+        help=f"longest walk from a stop (default {DEFAULT_MAX_EGRESS_S // 60} min)",
+    )
+    q.add_argument(
+        "--max-direct-walk-min",
+        type=float,
+        default=DEFAULT_MAX_DIRECT_WALK_S / 60,
+        metavar="MIN",
+        help=f"longest walk-only trip (default {DEFAULT_MAX_DIRECT_WALK_S // 60} min)",
     )
     q.add_argument("--walk-speed", type=float, default=1.33, metavar="M/S")
     q.add_argument("--max-transfers", type=int, default=8)

@@ -31,6 +31,7 @@ from fairtrip.od_batch import ODMatrix, od_matrix
 from pricing import metrics
 from pricing.demand import Demand
 from pricing.errors import PricingError
+from pricing.names import source_name
 from pricing.neutrality import demand_response, solve_revenue_neutral
 from pricing.policy import Policy, status_quo
 from pricing.policy_apply import TripArrays, apply_policy
@@ -320,7 +321,11 @@ def evaluate(
     zones_source: str,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """The evaluation document: status quo first, then each policy."""
+    """The evaluation document: status quo first, then each policy.
+
+    Sources (demand, zones) are named by file name, not path: the document is served to
+    anyone who knows the job id, and a server path says nothing a reader needs.
+    """
     started = time.perf_counter()
     currency = base.matrix.currency
     for p in policies:
@@ -346,10 +351,15 @@ def evaluate(
             "timezone": str(network.timezone),
         },
         "demand": {
-            "source": d.source,
+            "source": source_name(d.source),
             "synthetic": d.synthetic,
             "pairs": len(d.trips),
             "pairs_evaluated": int(base.keep.sum()),
+            # of the routed matrix (unique origins x destinations): pairs without a way to
+            # travel, by the reason /plan would give (routing.planner.ReasonCode)
+            "matrix_pairs": base.matrix.pairs,
+            "matrix_unreachable": sum(base.matrix.unreachable().values()),
+            "matrix_unreachable_by_reason": base.matrix.unreachable(),
             "trips": float(d.trips.sum()),
             "has_income": d.has_income,
             "note": "SYNTHETIC demand: a gravity model, not observed trips" if d.synthetic
@@ -364,7 +374,7 @@ def evaluate(
             "max_walk_m": settings.max_walk_m,
             "od_matrix": list(base.matrix.price_minor.shape),
         },
-        "zones": {"source": zones_source, "geojson": base.zones.to_geojson()},
+        "zones": {"source": source_name(zones_source), "geojson": base.zones.to_geojson()},
         "timing_s": {
             "routing": round(base.timing_s.get("routing", 0.0), 3),
             "base_total": round(base.timing_s.get("base_total", 0.0), 3),

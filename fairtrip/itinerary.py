@@ -177,6 +177,8 @@ class ItineraryWriter:
             clock=self._clock,
             walk_speed_mps=self.walk_speed_mps,
             route=self.geometry,
+            # the walk-only trip: drawn by the same doorstep rule the planner timed it with
+            doorstep=leg.from_stop < 0 and leg.to_stop < 0,
         )
 
     def _ride_leg(self, leg: Ride) -> dict[str, Any]:
@@ -313,6 +315,7 @@ def plan_to_dict(
         "service_date": writer.date,
         "itineraries": its,
         "reason": plan.reason,
+        "reason_code": plan.reason_code,
     }
 
 
@@ -348,6 +351,7 @@ def chosen_plan(
         "service_date": writer.date,
         "itineraries": its,
         "reason": plan.reason,
+        "reason_code": plan.reason_code,
         "choices": choices,
     }
 

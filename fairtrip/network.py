@@ -11,6 +11,7 @@ Layout::
     routes/*.npy               route index -> GTFS id, names, type, agency
     streets/<profile>/*.npy    CSR street graph per profile (walk, bike, car)
     stop_snaps/*.npy           stop index -> position on the walk graph
+    walk_pieces/*.npy          walk node -> connected piece, piece -> a trip may start there
     timetables/<key>/*.npy     one service-day timetable, shared by every date with that key
     timetables/<key>/trips/    that timetable's source trips: GTFS id, route, headsign, shape
     shapes/*.npy               shape index -> polyline points (CSR), for transit leg geometry
@@ -35,7 +36,7 @@ from pricing.fares import FareSystem, fare_system_from_json
 from routing.errors import QueryError, ServiceDateError
 from routing.planner import Planner, StopSnaps
 from routing.rental import RentalSearch
-from routing.streets import StreetGraph, StreetIndex, StreetSearch
+from routing.streets import StreetGraph, StreetIndex, StreetPieces, StreetSearch
 from routing.timetable import Timetable
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,8 @@ class Network:
     stop_snaps: StopSnaps | None
     shapes: Shapes = field(default_factory=Shapes.empty)
     fares: FareSystem | None = None  # the feed's fare rules (GTFS Fares v1 or v2), if it has any
+    #: the walk graph's pieces and places (None: every edge may be snapped to)
+    walk_pieces: StreetPieces | None = None
     _timetables: dict[str, tuple[Timetable, Trips]] = field(default_factory=dict, repr=False)
     _planners: dict[str, Planner] = field(default_factory=dict, repr=False)
     _walk_index: StreetIndex | None = field(default=None, repr=False)
@@ -188,7 +191,12 @@ class Network:
                 raise NetworkFileError(
                     f"{path / FARES} is damaged ({e}); rebuild the network"
                 ) from e
-        return cls(path, manifest, stops, routes, streets, snaps, shapes or Shapes.empty(), fares)
+        pieces = None
+        if (path / "walk_pieces").is_dir():
+            pieces = StreetPieces.from_arrays(load_arrays(path / "walk_pieces"))
+        return cls(
+            path, manifest, stops, routes, streets, snaps, shapes or Shapes.empty(), fares, pieces
+        )
 
     # -- what it covers --------------------------------------------------------------------
     @property
@@ -257,7 +265,7 @@ class Network:
                 raise QueryError(
                     f"network {self.name} has no street network; coordinates cannot be routed"
                 )
-            self._walk_index = StreetIndex(walk)
+            self._walk_index = StreetIndex(walk, pieces=self.walk_pieces)
         return self._walk_index
 
     @property
@@ -299,6 +307,7 @@ def write_network(
     timetables: dict[str, tuple[Timetable, Trips]],
     shapes: Shapes | None = None,
     fares: dict[str, Any] | None = None,
+    walk_pieces: StreetPieces | None = None,
 ) -> Path:
     """Write a complete network next to `path`, then swap it in, so a reader never sees half."""
     path = Path(path)
@@ -311,6 +320,8 @@ def write_network(
         save_arrays(tmp / "streets" / profile, graph.arrays())
     if stop_snaps is not None:
         save_arrays(tmp / "stop_snaps", dataclass_arrays(stop_snaps))
+    if walk_pieces is not None:
+        save_arrays(tmp / "walk_pieces", walk_pieces.arrays())
     if shapes is not None and len(shapes.shape_id):
         save_arrays(tmp / "shapes", dataclass_arrays(shapes))
     if fares is not None:

@@ -10,6 +10,11 @@ Access and egress are walked at 1.33 m/s over the straight line times 1.3, to st
 The evaluation deliberately uses it for every zone, covered by streets or not: comparing
 central and peripheral residents is only fair if both are measured the same way (the
 embedded Helsinki streets cover the centre but not the periphery).
+
+A pair without a way to travel gets the `routing.planner.ReasonCode` that /plan would give
+for the same cause (`ODMatrix.reason_code`), so an evaluation can say how many pairs it could
+not route and why. The two snapping causes of /plan (a point off the streets or on an
+isolated piece) do not arise here: the matrix does not snap to streets.
 """
 
 from __future__ import annotations
@@ -30,8 +35,9 @@ from ingest.footpaths import DETOUR_FACTOR
 from pricing.fares import FareSystem
 from routing.geo import haversine_m
 from routing.journey import Journey
-from routing.planner import DEFAULT_WALK_SPEED_MPS
+from routing.planner import DEFAULT_WALK_SPEED_MPS, ReasonCode
 from routing.raptor import Raptor, StopTimes
+from routing.timetable import Timetable
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +64,20 @@ class ODMatrix:
     service_date: str
     depart_s: int
     seconds: float  # wall time spent
+    #: (n_o, n_d) str: why a pair cannot be travelled (a `ReasonCode`), "" where it can
+    reason_code: np.ndarray | None = None
 
     @property
     def pairs(self) -> int:
         """How many OD pairs the matrix holds."""
         return int(self.travel_time_s.size)
+
+    def unreachable(self) -> dict[str, int]:
+        """Reason code -> number of pairs without a way to travel (no entry: none)."""
+        if self.reason_code is None:
+            return {}
+        codes, counts = np.unique(self.reason_code[self.reason_code != ""], return_counts=True)
+        return {str(c): int(n) for c, n in zip(codes, counts, strict=True)}
 
 
 def _walk_times(
@@ -72,6 +87,15 @@ def _walk_times(
     stops = np.array([n.stop for n in near], dtype=np.int32)
     d = np.array([n.distance_m for n in near], dtype=np.float64)
     return StopTimes(stops, np.ceil(d * DETOUR_FACTOR / speed_mps).astype(np.int32))
+
+
+def _has_departure(tt: Timetable, access: StopTimes, depart_s: int) -> bool:
+    """Whether any ride can be boarded at an access stop after walking there."""
+    for stop, walk_s in zip(access.stops.tolist(), access.seconds.tolist(), strict=True):
+        trips, _, _ = tt.next_departures(stop, depart_s + walk_s, limit=1, horizon_s=4 * 86_400)
+        if len(trips):
+            return True
+    return False
 
 
 def od_matrix(
@@ -111,6 +135,8 @@ def od_matrix(
     price = np.full((n_o, n_d), -1, dtype=np.int64)
     transfers = np.full((n_o, n_d), -1, dtype=np.int16)
     is_transit = np.zeros((n_o, n_d), dtype=bool)
+    reason = np.full((n_o, n_d), "", dtype=object)
+    no_egress = np.array([not len(e.stops) for e in egress], dtype=bool)
     dist = haversine_m(o_lat[:, None], o_lon[:, None], d_lat[None, :], d_lon[None, :])
     walk_s = np.ceil(dist * DETOUR_FACTOR / walk_speed_mps)
     walkable = dist * DETOUR_FACTOR <= max(max_walk_m, 0.0) * 5  # a long walk, but a walk
@@ -123,6 +149,16 @@ def od_matrix(
             raptor.one_to_many(access, egress, depart_s, max_transfers=max_transfers)
             if len(access.stops) else [[] for _ in range(n_d)]
         )
+        # the reason a pair cannot be travelled, as /plan gives it (used where it applies)
+        if not len(access.stops):
+            why = np.full(n_d, str(ReasonCode.NOTHING_WITHIN_WALK_LIMIT), dtype=object)
+        else:
+            ride = str(
+                ReasonCode.NO_CONNECTION
+                if _has_departure(tt, access, depart_s)
+                else ReasonCode.NO_SERVICE_IN_WINDOW
+            )
+            why = np.where(no_egress, str(ReasonCode.NOTHING_WITHIN_WALK_LIMIT), ride)
         for j, journeys in enumerate(found):
             best: Journey | None = min(
                 journeys, key=lambda jn: (jn.arrive_s, jn.n_transfers), default=None
@@ -133,6 +169,8 @@ def od_matrix(
                     tt_s[i, j] = walk_s[i, j]
                     price[i, j] = 0
                     transfers[i, j] = 0
+                else:
+                    reason[i, j] = why[j]
                 continue
             tt_s[i, j] = best.arrive_s - depart_s
             transfers[i, j] = best.n_transfers
@@ -144,7 +182,7 @@ def od_matrix(
     log.info("OD matrix %d x %d in %.1f s", n_o, n_d, seconds)
     return ODMatrix(
         tt_s, price, transfers, is_transit, dist, fares.currency if fares else "EUR",
-        date, depart_s, seconds,
+        date, depart_s, seconds, reason.astype(str),
     )
 
 

@@ -44,6 +44,15 @@ ignored, so the station figures lean pessimistic; the rates are stated assumptio
 fitted. The synthetic churn (`providers.synthetic.churn`) moves vehicles far faster than
 these rates (2 % of scooters per 10-second round), so on synthetic data the probabilities
 are optimistic about what the simulator will do.
+
+Isolation. Providers are tenants: nothing one of them pushes may break planning for the
+others. `RentalFleets.views` builds each provider's views inside its own guard; a provider
+whose snapshot cannot be turned into fleets (a count that cannot be true, or any unexpected
+error) is left out of the request with a note for the rider, logged once per snapshot
+content with its provider id, and counted in `RentalFleets.failures`. The failure is cached
+per content like a view, so a broken feed costs one build, not one per request. Points
+farther from the streets than the snap limit are dropped; a type with nothing left on the
+network is noted as such.
 """
 
 from __future__ import annotations
@@ -114,6 +123,9 @@ CAR_LOCK_S: Final = 180  # find a legal spot, park, end the rental
 OWN_BIKE_UNLOCK_S: Final = 60  # fetch from the rack, unlock
 OWN_BIKE_LOCK_S: Final = 60
 RANGE_MARGIN: Final = 1.2
+#: the largest g_CO2_km a vehicle type may declare (the parser's bound, checked again here
+#: because the store can hold snapshots that did not come through the parser)
+MAX_G_CO2_KM: Final = 100_000
 #: pace on the straight hops between a vehicle and its ride-graph node
 BIKE_HOP_MPS: Final = 4.5
 SCOOTER_HOP_MPS: Final = 4.5
@@ -139,6 +151,21 @@ FREE_RENTALS_PER_H: Final[Mapping[str, float]] = {
 
 #: how many compiled geofencing rule sets to keep (a few providers x types x profiles)
 _ZONE_CACHE_SIZE: Final = 32
+#: the most vehicles or free docks one station may report. The largest docked stations hold a
+#: few hundred vehicles and event "corrals" a few thousand, so a count past this is a defect
+#: of the feed, not a busy station; it also keeps every count far inside int32.
+MAX_STATION_COUNT: Final = 10_000
+
+
+class FleetDataError(ValueError):
+    """A snapshot holds a value the router cannot use (the feed is wrong, not the query)."""
+
+    def __init__(self, provider_id: str, where: str, value: object, expected: str) -> None:
+        self.provider_id = provider_id
+        self.where = where
+        self.value = value
+        self.expected = expected
+        super().__init__(f"{where} is {value!r}, expected {expected}")
 
 
 def rental_mode(vt: VehicleType) -> str:
@@ -401,6 +428,11 @@ class RentalFleets:
         self._rides = {p: _RideGraph(net.streets[p]) for p in ("bike", "car") if p in net.streets}
         self._entries: dict[str, _ProviderEntry] = {}
         self._zones: OrderedDict[tuple[object, ...], _Compiled] = OrderedDict()
+        #: provider id -> (content key, rider note) of its current content that failed
+        self._failed: dict[str, tuple[tuple[object, ...], str]] = {}
+        #: provider id -> how many of its snapshot contents could not be turned into fleets
+        #: (one per content, however many requests met it); kept for the worker's lifetime
+        self.failures: dict[str, int] = {}
 
     # -- public API ---------------------------------------------------------------------
 
@@ -437,6 +469,8 @@ class RentalFleets:
         wanted = {m for m in modes if m in RENTAL_MODES}
         for gone in set(self._entries) - set(snapshots):
             del self._entries[gone]
+        for gone in set(self._failed) - set(snapshots):
+            del self._failed[gone]
         notes: list[str] = []
         if providers is not None:
             notes.extend(
@@ -453,21 +487,75 @@ class RentalFleets:
             when = now_s if now_s is not None else _snapshot_time(snap)
             active = _active_mask(snap, when)
             key = (tuple(sorted((f.name, f.content_sha256) for f in snap.feeds)), active)
-            entry = self._entries.get(pid)
-            if entry is None or entry.key != key:
-                previous = entry.snaps if entry is not None else {}
-                entry = self._entries[pid] = _ProviderEntry(key, previous=previous)
-            for vt in snap.vehicle_types:
-                if rental_mode(vt) not in wanted:
-                    continue
-                if vt.id not in entry.views:
-                    entry.views[vt.id] = self._build(snap, vt, active, entry)
-                built = entry.views[vt.id]
-                if isinstance(built, FleetView):
-                    out.append(built)
-                elif built is not None:
-                    notes.append(built)
+            failed = self._failed.get(pid)
+            if failed is not None and failed[0] == key:
+                notes.append(failed[1])
+                continue
+            self._failed.pop(pid, None)
+            try:
+                built, built_notes = self._provider_views(pid, snap, wanted, active, key)
+            except Exception as exc:  # isolation: no provider's data may fail the request
+                notes.append(self._fail(pid, key, exc))
+                continue
+            out.extend(built)
+            notes.extend(built_notes)
         return out, notes
+
+    def broken(self) -> dict[str, str]:
+        """Provider id -> why its current snapshot cannot be used for planning.
+
+        Safe to call from another thread (e.g. a readiness probe): it reads a copy.
+        """
+        return {pid: note for pid, (_, note) in dict(self._failed).items()}
+
+    def _provider_views(
+        self,
+        pid: str,
+        snap: FleetSnapshot,
+        wanted: Collection[str],
+        active: tuple[bool, ...],
+        key: tuple[object, ...],
+    ) -> tuple[list[FleetView], list[str]]:
+        """One provider's views of the wanted modes (built on first use per content)."""
+        entry = self._entries.get(pid)
+        if entry is None or entry.key != key:
+            previous = entry.snaps if entry is not None else {}
+            entry = self._entries[pid] = _ProviderEntry(key, previous=previous)
+        out: list[FleetView] = []
+        notes: list[str] = []
+        for vt in snap.vehicle_types:
+            if rental_mode(vt) not in wanted:
+                continue
+            if vt.id not in entry.views:
+                entry.views[vt.id] = self._build(snap, vt, active, entry)
+            built = entry.views[vt.id]
+            if isinstance(built, FleetView):
+                out.append(built)
+            elif built is not None:
+                notes.append(built)
+        return out, notes
+
+    def _fail(self, pid: str, key: tuple[object, ...], exc: Exception) -> str:
+        """Record that provider `pid`'s content `key` cannot be used; the rider's note.
+
+        Logged and counted once per content: the note is cached under the same key as views
+        are, so later requests on the same content skip the provider without rebuilding.
+        """
+        self._entries.pop(pid, None)
+        self.failures[pid] = self.failures.get(pid, 0) + 1
+        if isinstance(exc, FleetDataError):
+            reason = str(exc)
+            log.warning("provider %s: feed left out of planning: %s", pid, reason)
+        else:  # a bug met by this data: the details are for the server's log, not the rider
+            reason = f"internal error ({type(exc).__name__}) while reading it"
+            log.error(
+                "provider %s: building its fleets failed; left out of planning",
+                pid,
+                exc_info=exc,
+            )
+        note = f"provider {pid}'s feed could not be used for planning: {reason}"
+        self._failed[pid] = (key, note)
+        return note
 
     def own_bike(self, origin_lat: float, origin_lon: float) -> FleetView:
         """The rider's own bicycle, standing at the origin: ridden anywhere, left anywhere.
@@ -572,13 +660,19 @@ class RentalFleets:
                 np.asarray(pickups.lat, dtype=np.float64), np.asarray(pickups.lon, dtype=np.float64)
             )
             pickups = _subset(pickups, np.flatnonzero(start_ok))
+        n_pickups, n_dropoffs = len(pickups.lat), len(dropoffs.lat)
         p_snap = self._snap(pickups, profile, entry)
         d_snap = self._snap(dropoffs, profile, entry)
         pickups = _subset(pickups, p_snap[0])
         dropoffs = _subset(dropoffs, d_snap[0])
         docks = [docks[i] for i in d_snap[0]]
+        off_streets = f"within {self._max_snap_m:.0f} m of this network's streets"
+        if not pickups.lat and n_pickups:
+            return f"{label}: none of its {n_pickups} places to rent lies {off_streets}"
         if not pickups.lat:
             return f"{label}: none available to rent now"
+        if docked and not dropoffs.lat and n_dropoffs:
+            return f"{label}: none of its {n_dropoffs} stations taking returns lies {off_streets}"
         if docked and not dropoffs.lat:
             return f"{label}: no station can take a vehicle back now"
         if zoned:
@@ -619,6 +713,13 @@ class RentalFleets:
             range_margin=RANGE_MARGIN,
         )
         g_feed = vt.g_co2_km
+        if g_feed is not None and not (math.isfinite(g_feed) and 0 <= g_feed <= MAX_G_CO2_KM):
+            raise FleetDataError(
+                snap.provider_id,
+                f"vehicle type {vt.vehicle_type_id!r} g_CO2_km",
+                g_feed,
+                f"a finite number in 0..{MAX_G_CO2_KM}",
+            )
         return FleetView(
             fleet=fleet,
             mode=mode,
@@ -707,6 +808,7 @@ class RentalFleets:
             if station is None or not status.is_installed:
                 continue
             count = _available(status, vt, only_type, at_station)
+            _check_count(snap, station.id, "vehicles available", count, unknown_ok=False)
             if status.is_renting and count > 0:
                 ranges = [
                     v.current_range_m
@@ -718,6 +820,7 @@ class RentalFleets:
                     max(ranges) if ranges else math.inf, station.rental_uris, plan,
                 )  # fmt: skip
             free = _free_docks(status, vt)
+            _check_count(snap, station.id, "free docks", free, unknown_ok=True)
             if status.is_returning and free != 0:
                 _append(dropoffs, station, None, station.name, 0, math.inf, None, None)
                 docks.append(free)
@@ -868,6 +971,20 @@ def _available(
     if only_type:
         return status.num_vehicles_available
     return len(at_station.get(status.station_id, ()))
+
+
+def _check_count(
+    snap: FleetSnapshot, station_id: str, what: str, value: int, *, unknown_ok: bool
+) -> None:
+    """Raise FleetDataError for a station count no station can have (before any int32)."""
+    low = -1 if unknown_ok else 0  # -1: the feed does not say (free docks only)
+    if not low <= value <= MAX_STATION_COUNT:
+        raise FleetDataError(
+            snap.provider_id,
+            f"{what} at station {station_id!r}",
+            value,
+            f"0..{MAX_STATION_COUNT}",
+        )
 
 
 def _free_docks(status: StationStatus, vt: VehicleType) -> int:

@@ -62,29 +62,35 @@ def walk_leg(
     clock: Callable[[int], str],
     walk_speed_mps: float,
     route: bool = True,
+    doorstep: bool = False,
 ) -> dict[str, Any]:
     """A WALK leg dict: the walk-graph path between `a` and `b`, else a straight line.
 
     The straight line is for ends beyond the streets (a stop outside the extracts) and for
     legs of no duration, where a search would only find the point itself. `route=False`
     skips the path search (a draft for filtering): the distance is then the time walked at
-    the rider's pace.
+    the rider's pace. `doorstep` is for the walk-only trip (see `Planner.walk_between`). A
+    leg walked along a straight-line connector between extracts, or drawn as a straight line
+    because an end is beyond the streets, is marked ``"estimated": true``.
     """
     path = (
-        planner.walk_between(a, b, walk_speed_mps=walk_speed_mps)
+        planner.walk_between(a, b, walk_speed_mps=walk_speed_mps, doorstep=doorstep)
         if route and a is not None and b is not None and arrive_s > depart_s
         else None
     )
+    estimated = False
     if path is not None:
         distance = path.length_m
         geometry = line(path.lats, path.lons)
+        estimated = bool(planner.walk.estimated[path.edges].any())
     elif not route:
         distance = (arrive_s - depart_s) * walk_speed_mps
         geometry = line(np.array([start["lat"], end["lat"]]), np.array([start["lon"], end["lon"]]))
     else:
         distance = float(haversine_m(start["lat"], start["lon"], end["lat"], end["lon"]))
         geometry = line(np.array([start["lat"], end["lat"]]), np.array([start["lon"], end["lon"]]))
-    return {
+        estimated = arrive_s > depart_s and distance > 0
+    leg: dict[str, Any] = {
         "mode": "WALK",
         "from": start,
         "to": end,
@@ -95,6 +101,9 @@ def walk_leg(
         "geometry": geometry,
         "co2_g": 0,
     }
+    if estimated:
+        leg["estimated"] = True
+    return leg
 
 
 def _uris(view: FleetView, pickup: int) -> dict[str, str | None] | None:

@@ -2,6 +2,10 @@
 
 The hash covers the bytes of every input file, the build options and `BUILD_VERSION`, so
 an unchanged city is not rebuilt and a change to any input or to the compiler is.
+
+The walk graph is made trip-ready here: the gaps between extracts are bridged by estimated
+connectors (`ingest.extract_gaps`), then its pieces are labelled and the places decided
+(`walk_places`), and only then are the stops snapped, to places only.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from fairtrip.cache import (
 from fairtrip.network import Trips, write_network
 from ingest import timetable_build as tb
 from ingest.errors import InputFileError
+from ingest.extract_gaps import connect_extracts
 from ingest.fares import read_fare_system
 from ingest.footpaths import (
     combine_footpaths,
@@ -36,7 +41,7 @@ from ingest.footpaths import (
 from ingest.gtfs_reader import read_gtfs
 from ingest.shapes import agency_table, shape_table
 from routing.planner import StopSnaps
-from routing.streets import StreetGraph, StreetIndex
+from routing.streets import StreetGraph, StreetIndex, StreetPieces
 from routing.timetable import Timetable
 
 log = logging.getLogger(__name__)
@@ -44,9 +49,57 @@ log = logging.getLogger(__name__)
 PROFILES = ("walk", "bike", "car")
 
 
-def snap_stops(walk: StreetGraph, lat: np.ndarray, lon: np.ndarray) -> StopSnaps:
-    """Each stop's nearest point on the walk graph, or edge -1 if beyond `STOP_SNAP_M`."""
-    index = StreetIndex(walk, max_snap_m=STOP_SNAP_M)
+def walk_places(
+    walk: StreetGraph, lat: np.ndarray, lon: np.ndarray, served: np.ndarray
+) -> StreetPieces:
+    """The walk graph's pieces, and which are places (see `routing.streets.StreetPieces`).
+
+    The largest piece is a place. So is a smaller piece whose streets are the only ones
+    within `STOP_SNAP_M` of a stop that the timetable serves (`served`: stop -> bool): an
+    island with a ferry pier is somewhere a trip can go. A served stop that also has a street
+    of the largest piece within reach does not make its own piece a place: it is snapped to
+    the largest piece instead (a metro platform mapped without its stairs).
+    """
+    pieces = StreetPieces.of(walk)
+    s = np.flatnonzero(served)
+    nearest, _, _ = StreetIndex(walk, max_snap_m=STOP_SNAP_M).snap_many(lat[s], lon[s])
+    on_main, _, _ = StreetIndex(walk, max_snap_m=STOP_SNAP_M, pieces=pieces).snap_many(
+        lat[s], lon[s]
+    )
+    lonely = (nearest >= 0) & (on_main < 0)
+    extra = np.unique(pieces.node_piece[walk.edge_head[nearest[lonely]]])
+    pieces = pieces.with_places(extra)
+    place_nodes = pieces.piece_place[pieces.node_piece]
+    log.info(
+        "walk graph: %d pieces, %d of them places (%d of %d nodes); %d made places by a stop",
+        pieces.n_pieces,
+        int(pieces.piece_place.sum()),
+        int(place_nodes.sum()),
+        walk.n_nodes,
+        len(extra),
+    )
+    return pieces
+
+
+def served_stops(feed: Any, stop_index: dict[str, int]) -> np.ndarray:
+    """Stop -> at least one trip calls there (stations and entrances never do)."""
+    served = np.zeros(len(stop_index), dtype=np.bool_)
+    ids = feed.stop_times["stop_id"].unique().tolist()
+    served[[stop_index[i] for i in ids if i in stop_index]] = True
+    return served
+
+
+def snap_stops(
+    walk: StreetGraph,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    *,
+    pieces: StreetPieces | None = None,
+) -> StopSnaps:
+    """Each stop's nearest point on a place of the walk graph (any edge without `pieces`),
+    or edge -1 if beyond `STOP_SNAP_M`: such a stop gets straight-line footpaths.
+    """
+    index = StreetIndex(walk, max_snap_m=STOP_SNAP_M, pieces=pieces)
     edge, fraction, offset = index.snap_many(lat, lon)
     snapped_lat = lat.astype(np.float64).copy()
     snapped_lon = lon.astype(np.float64).copy()
@@ -135,9 +188,18 @@ def build_network(
                 step(f"{profile} streets")
                 streets[profile] = build_street_graph(osm, profile, workdir=Path(work))
                 bar.update()
+        from ingest.osm_streets import extract_boxes
+
+        streets["walk"] = connect_extracts(streets["walk"], extract_boxes(osm))
 
     step("footpaths")
-    snaps = snap_stops(streets["walk"], stops.lat, stops.lon) if streets else None
+    stop_index = {s: i for i, s in enumerate(stops.stop_id.tolist())}
+    pieces = (
+        walk_places(streets["walk"], stops.lat, stops.lon, served_stops(feed, stop_index))
+        if streets
+        else None
+    )
+    snaps = snap_stops(streets["walk"], stops.lat, stops.lon, pieces=pieces) if streets else None
     parts = []
     if snaps is not None:
         parts.append(street_footpaths(streets["walk"], snaps))
@@ -145,7 +207,6 @@ def build_network(
         parts.append(straight_line_footpaths(stops.lat, stops.lon, only=off))
     else:
         parts.append(straight_line_footpaths(stops.lat, stops.lon))
-    stop_index = {s: i for i, s in enumerate(stops.stop_id.tolist())}
     footpaths = combine_footpaths(
         len(stops.stop_id),
         parts,
@@ -194,6 +255,13 @@ def build_network(
                 for k, (tt, _) in timetables.items()
             },
             "streets": {p: {"nodes": g.n_nodes, "edges": g.n_edges} for p, g in streets.items()},
+            "walk_pieces": {
+                "pieces": pieces.n_pieces,
+                "places": int(pieces.piece_place.sum()),
+                "estimated_connectors": int(streets["walk"].estimated.sum()) // 2,
+            }
+            if pieces is not None
+            else None,
         },
         "bbox": list(streets["walk"].bbox) if streets else None,
         "build_seconds": None,
@@ -207,6 +275,7 @@ def build_network(
         routes=routes,
         streets=streets,
         stop_snaps=snaps,
+        walk_pieces=pieces,
         timetables=timetables,
         shapes=shape_table(feed),
         fares=fares.to_json() if fares is not None else None,

@@ -562,6 +562,32 @@ def build_street_graph(
     return compiled
 
 
+def extract_boxes(pbf_paths: Sequence[Path]) -> list[tuple[float, float, float, float]]:
+    """Each extract's bounding box from its file header, (min_lon, min_lat, max_lon, max_lat).
+
+    The box is what the extract claims to cover: where two boxes leave a strip between them,
+    streets are missing from our data (see `ingest.extract_gaps`). An extract without a box
+    in its header is left out (logged), so no connector is guessed for it.
+    """
+    import osmium
+
+    boxes: list[tuple[float, float, float, float]] = []
+    for path in pbf_paths:
+        reader = osmium.io.Reader(str(path), osmium.osm.osm_entity_bits.NOTHING)
+        try:
+            box = reader.header().box()
+        finally:
+            reader.close()
+        if not box.valid():
+            logger.info("%s has no bounding box in its header: no gap connectors for it", path)
+            continue
+        boxes.append(
+            (float(box.bottom_left.lon), float(box.bottom_left.lat),
+             float(box.top_right.lon), float(box.top_right.lat))
+        )  # fmt: skip
+    return boxes
+
+
 def street_graph_to_networkx(graph: StreetGraph) -> networkx.MultiDiGraph:
     """Convert to networkx (node = node index, key = edge index), an oracle for tests.
 

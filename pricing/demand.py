@@ -56,6 +56,11 @@ ALLOWED_COLUMNS: Final = (
 
 #: a file larger than this is refused before it is decoded (1M rows of ~60 bytes fit)
 MAX_DEMAND_BYTES = 128 * 1024 * 1024
+#: largest monthly income of a row, in minor units (10 billion in a two-decimal currency):
+#: an income of 10**400 would otherwise overflow int64 (a 500) instead of naming the cell
+MAX_INCOME_MINOR = 10**12
+#: largest trip count of one OD row: sums over a million rows stay finite and exact enough
+MAX_TRIPS_PER_ROW = 1e9
 
 _SYNTHETIC_RE = re.compile(r"^#\s*synthetic\s*:\s*(.*)$", re.IGNORECASE)
 #: plain decimal numbers only: float() would also take "nan", "inf" and "1_000"
@@ -350,6 +355,8 @@ class _Parsed:
     def _check_range(self, k: int, column: str, cell: str, value: float) -> None:
         if column == "trips" and not value > 0:
             raise self.error(k, column, f"{cell!r}; expected trips > 0")
+        if column == "trips" and value > MAX_TRIPS_PER_ROW:
+            raise self.error(k, column, f"{cell!r}; expected trips <= {MAX_TRIPS_PER_ROW:.0e}")
         if column.endswith("_lat") and not -90 <= value <= 90:
             raise self.error(k, column, f"{cell!r}; expected a latitude in [-90, 90]")
         if column.endswith("_lon") and not -180 <= value <= 180:
@@ -362,9 +369,15 @@ class _Parsed:
             cell = row[j].strip()
             if not _INT_RE.match(cell):
                 raise self.error(k, column, f"{cell!r}; expected an integer in minor units")
-            value = int(cell)
+            # length first: int() of thousands of digits is slow, and refused past 4300
+            value = int(cell) if len(cell) <= 20 else MAX_INCOME_MINOR + 1
             if value <= 0:
                 raise self.error(k, column, f"{cell!r}; expected an income > 0")
+            if value > MAX_INCOME_MINOR:
+                shown = cell if len(cell) <= 24 else f"{cell[:20]}... ({len(cell)} digits)"
+                raise self.error(
+                    k, column, f"{shown!r}; expected an income <= {MAX_INCOME_MINOR} minor units"
+                )
             out.append(value)
         return out
 

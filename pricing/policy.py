@@ -48,6 +48,7 @@ from pydantic_core import PydanticCustomError
 
 from pricing.errors import PricingError
 from pricing.money import Money, currency_exponent
+from pricing.names import control_character_message
 
 #: document format versions this code reads (``fairtrip_policy: 1``)
 SUPPORTED_FORMATS: Final[tuple[int, ...]] = (1,)
@@ -55,6 +56,9 @@ SUPPORTED_FORMATS: Final[tuple[int, ...]] = (1,)
 MAX_DOCUMENT_BYTES: Final[int] = 256 * 1024
 #: deepest nesting of mappings and lists accepted (a real policy uses 3)
 MAX_DEPTH: Final[int] = 32
+#: largest policy version (and document format number): fits a signed 32-bit column in any
+#: store, so a version such as 2**63 is refused here, naming the field, not by the database
+MAX_VERSION: Final[int] = 2**31 - 1
 #: largest amount in minor units (10 million EUR): keeps every price exact in int64 and float64
 MAX_MINOR: Final[int] = 1_000_000_000
 #: largest central surcharge, in percent (the solver's search range is [0, MAX_SURCHARGE_PCT])
@@ -136,6 +140,20 @@ def _slug(value: str) -> str:
             {"value": _short.repr(value)},
         )
     return value
+
+
+def _plain_text(allow: str) -> Any:
+    """An after-validator refusing control characters in text shown to people (see
+    `pricing.names`); `allow` lists the ones a longer text may keep (line breaks).
+    """
+
+    def check(value: str) -> str:
+        message = control_character_message(value, allow=allow)
+        if message is not None:
+            raise PydanticCustomError("control_character", "{message}", {"message": message})
+        return value
+
+    return check
 
 
 def _currency(value: str) -> str:
@@ -264,11 +282,15 @@ class Policy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    fairtrip_policy: Annotated[int, Strict()]
+    fairtrip_policy: Annotated[int, Strict(), Field(ge=1, le=MAX_VERSION)]
     id: Annotated[str, Strict(), AfterValidator(_slug)]
-    version: Annotated[int, BeforeValidator(_no_bool), Strict(), Field(ge=0)]
-    name: Annotated[str, Strict(), Field(min_length=1, max_length=200)]
-    description: Annotated[str, Strict(), Field(max_length=4000)] | None = None
+    version: Annotated[int, BeforeValidator(_no_bool), Strict(), Field(ge=0, le=MAX_VERSION)]
+    name: Annotated[
+        str, Strict(), Field(min_length=1, max_length=200), AfterValidator(_plain_text(""))
+    ]
+    description: (
+        Annotated[str, Strict(), Field(max_length=4000), AfterValidator(_plain_text("\n\t"))] | None
+    ) = None
     currency: Annotated[str, Strict(), AfterValidator(_currency)]
     mode_families: Annotated[tuple[ModeFamily, ...], Field(min_length=1)]
     revenue_neutral: Annotated[bool, Strict()] = False
@@ -518,7 +540,7 @@ def _translate(exc: ValidationError, *, prefix: str = "") -> PolicyError:
             else:
                 message = "a measure needs a 'type'; known types: "
             message += known
-        elif kind in ("minor_amount", "slug", "currency", "number_type"):
+        elif kind in ("minor_amount", "slug", "currency", "number_type", "control_character"):
             message = err["msg"]
         else:
             message = f"{err['msg'][:1].lower()}{err['msg'][1:]}, got {_describe_input(err)}"
@@ -606,7 +628,11 @@ def _check_yaml_keys(node: yaml.Node, path: str) -> None:
 
 
 def _load_yaml(text: str) -> Any:
-    loader = _NoAliasLoader(text)
+    try:
+        # the reader refuses non-printable characters (a raw NUL or ESC) while it is built
+        loader = _NoAliasLoader(text)
+    except yaml.YAMLError as e:
+        raise PolicyError("", f"not valid YAML: {e}") from None
     try:
         node = loader.get_single_node()
         if node is None:

@@ -46,6 +46,7 @@ from matplotlib.path import Path as MplPath
 
 from pricing.errors import PricingError
 from pricing.money import currency_exponent
+from pricing.names import source_name
 
 log = logging.getLogger(__name__)
 
@@ -977,7 +978,7 @@ def _header(evaluation: Mapping[str, Any]) -> tuple[list[_Term], list[_Term]]:
         f"({network['timezone']})"
     )
     demand = evaluation["demand"]
-    demand_terms = [_Term("Source", demand["source"])]
+    demand_terms = [_Term("Source", source_name(demand["source"]))]
     if isinstance(demand.get("pairs"), (int, float)):
         demand_terms.append(_Term("Origin–destination pairs", _count(demand["pairs"])))
     if isinstance(demand.get("trips"), (int, float)):
@@ -1034,7 +1035,7 @@ def render_report(evaluation: Mapping[str, Any]) -> str:
             for s in scenarios
         ],
         generated_at=evaluation["generated_at"],
-        zones_source=str(evaluation["zones"].get("source") or ""),
+        zones_source=source_name(str(evaluation["zones"].get("source") or "")),
         currency=currency,
         access=_access_condition(evaluation["settings"], currency),
     )

@@ -6,8 +6,16 @@ secret. Authentication is scoped to the provider named in the request: the prese
 hash is compared, in constant time, with every active key of *that* provider only, so a key of
 provider A never authenticates for B and timing does not reveal which provider owns a key.
 
-Accounts are durable configuration, not cache: their Redis keys have no TTL (an expiring
-account would lock a provider out), unlike the availability store's data keys.
+Accounts are credentials, not cache. They live in the durable store the policies use
+(`SqliteAccounts`, one SQLite file, by default the policy store's file), never only in the
+Redis that caches availability: a Redis restarted without persistence must not lock every
+provider out. `RedisAccounts` is there for an operator who chose a Redis run with AOF as the
+durable store; `MemoryAccounts` for unit tests.
+
+Besides credentials an account remembers whether the provider ever had data in the cache
+(`data_seen_at_s`) and whether that data was lost with the cache (`data_lost_at_s`): the
+cache cannot say what it lost, so the durable side keeps the record, shared by every worker
+and kept across restarts.
 """
 
 from __future__ import annotations
@@ -16,20 +24,29 @@ import builtins
 import hashlib
 import hmac
 import json
+import logging
 import secrets
+import sqlite3
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any
+from pathlib import Path
+from typing import Any, Final, TypeVar
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import redis
 
-from providers.errors import AuthError, ProviderError, UnknownProviderError
+from providers.errors import AuthError, ProviderError, StoreUnavailableError, UnknownProviderError
+from providers.names import check_display_name
 from providers.store.breaker import CircuitBreaker
 from providers.store.keys import DEFAULT_NAMESPACE, PROVIDER_ID_RE, Keys
 from providers.store.redis_conn import BackendUnavailableError, guarded, make_client
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: every secret starts with this, so leaked keys are easy to find by secret scanners
 SECRET_PREFIX = "ft_"
@@ -40,6 +57,10 @@ MAX_SECRET_CHARS = 256
 #: domain separation: a fairtrip key hash is not the sha256 of anything else
 _HASH_DOMAIN = b"fairtrip-api-key-v1\x00"
 _NAME_MAX_CHARS = 200
+#: schema of the accounts' tables; a file written by a newer fairtrip is refused, not misread
+SQLITE_SCHEMA_VERSION: Final[int] = 1
+#: bookkeeping key: the availability cache's epoch token the accounts last agreed with
+CACHE_EPOCH = "cache_epoch"
 
 
 class ProviderExistsError(ProviderError, ValueError):
@@ -66,14 +87,25 @@ class TooManyKeysError(ProviderError, ValueError):
     """The provider already has `MAX_ACTIVE_KEYS` active keys; revoke one first."""
 
 
+class AccountsStoreError(ProviderError, RuntimeError):
+    """The durable accounts store cannot be opened: bad URL, missing directory, newer schema."""
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderAccount:
-    """A registered provider (pushing, or polled at `poll_url`)."""
+    """A registered provider (pushing, or polled at `poll_url`).
+
+    `data_seen_at_s`: when the provider was first seen with data in the availability cache
+    (None: never). `data_lost_at_s`: when the cache lost that data (None: not lost, or the
+    provider has pushed since).
+    """
 
     provider_id: str
     name: str
     poll_url: str | None
     created_at_s: int
+    data_seen_at_s: int | None = None
+    data_lost_at_s: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +173,14 @@ def _check_new_account(provider_id: str, name: str, poll_url: str | None) -> Non
         raise ValueError(f"invalid provider id {provider_id!r}: expected {PROVIDER_ID_RE.pattern}")
     if not isinstance(name, str) or not 0 < len(name.strip()) <= _NAME_MAX_CHARS:
         raise ValueError(f"provider name {name!r} must be 1-{_NAME_MAX_CHARS} characters")
+    check_display_name(name, field="name")
     if poll_url is not None and not poll_url.startswith(("https://", "http://")):
         raise ValueError(f"poll_url {poll_url!r} must be an http(s) URL")
+
+
+def _valid_ids(provider_ids: Iterable[str]) -> builtins.list[str]:
+    """The distinct well-formed ids among `provider_ids`, sorted (others cannot have accounts)."""
+    return sorted({p for p in provider_ids if isinstance(p, str) and PROVIDER_ID_RE.fullmatch(p)})
 
 
 class ProviderAccounts(ABC):
@@ -155,7 +193,11 @@ class ProviderAccounts(ABC):
     def create_provider(
         self, provider_id: str, name: str, *, poll_url: str | None = None
     ) -> ProviderAccount:
-        """Register a provider (ProviderExistsError if the id is taken)."""
+        """Register a provider (ProviderExistsError if the id is taken).
+
+        A name with a control, bidirectional-override or separator character is refused
+        with `UnsafeNameError` (a ValueError) naming the character's position.
+        """
         _check_new_account(provider_id, name, poll_url)
         account = ProviderAccount(provider_id, name, poll_url, int(self._clock()))
         if not self._insert_account(account):
@@ -233,6 +275,37 @@ class ProviderAccounts(ABC):
         """Every account, by provider id."""
         return sorted(self._all_accounts(), key=lambda a: a.provider_id)
 
+    # -- what the cache held ---------------------------------------------------------------
+    def record_data(self, provider_ids: Iterable[str]) -> None:
+        """These providers have data in the availability cache now.
+
+        Remembers that they had data (first time only) and clears a data-lost mark. Ids
+        without an account are ignored (synthetic fleets pushed before registration, say).
+        """
+        ids = _valid_ids(provider_ids)
+        if ids:
+            self._record_data(ids, int(self._clock()))
+
+    def mark_data_lost(self, provider_ids: Iterable[str]) -> builtins.list[str]:
+        """Mark these providers' cached data as lost; returns the ids newly marked.
+
+        Only providers that had data (`data_seen_at_s` set) and are not marked already are
+        marked, so workers that notice the same loss may all call this: the first time wins.
+        """
+        ids = _valid_ids(provider_ids)
+        return self._mark_lost(ids, int(self._clock())) if ids else []
+
+    def cache_epoch(self) -> str | None:
+        """The availability cache's epoch token these accounts last agreed with, or None."""
+        return self._get_meta(CACHE_EPOCH)
+
+    def set_cache_epoch(self, token: str) -> None:
+        """Remember the cache's current epoch token (after any loss has been marked)."""
+        self._set_meta(CACHE_EPOCH, token)
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
+        """Release the backend's connection (if it holds one)."""
+
     # -- storage primitives ----------------------------------------------------------------
     @abstractmethod
     def _insert_account(self, account: ProviderAccount) -> bool:
@@ -258,15 +331,32 @@ class ProviderAccounts(ABC):
     def _put_key(self, provider_id: str, record: KeyRecord) -> bool:
         """Store or replace a key record; False if the account does not exist."""
 
+    @abstractmethod
+    def _record_data(self, provider_ids: builtins.list[str], at_s: int) -> None:
+        """Set data_seen_at_s where unset and clear data_lost_at_s, for existing accounts."""
+
+    @abstractmethod
+    def _mark_lost(self, provider_ids: builtins.list[str], at_s: int) -> builtins.list[str]:
+        """Set data_lost_at_s where data was seen and no loss is marked; return those ids."""
+
+    @abstractmethod
+    def _get_meta(self, key: str) -> str | None:
+        """A bookkeeping value, or None."""
+
+    @abstractmethod
+    def _set_meta(self, key: str, value: str) -> None:
+        """Store a bookkeeping value."""
+
 
 class MemoryAccounts(ProviderAccounts):
-    """Accounts in this process (tests, the demo)."""
+    """Accounts in this process (unit tests only: nothing survives a restart)."""
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         super().__init__(clock=clock)
         self._lock = threading.Lock()
         self._accounts: dict[str, ProviderAccount] = {}
         self._keys: dict[str, dict[str, KeyRecord]] = {}
+        self._meta: dict[str, str] = {}
 
     def _insert_account(self, account: ProviderAccount) -> bool:
         with self._lock:
@@ -297,12 +387,267 @@ class MemoryAccounts(ProviderAccounts):
             self._keys[provider_id][record.key_id] = record
             return True
 
+    def _record_data(self, provider_ids: builtins.list[str], at_s: int) -> None:
+        with self._lock:
+            for pid in provider_ids:
+                a = self._accounts.get(pid)
+                if a is not None:
+                    seen = a.data_seen_at_s if a.data_seen_at_s is not None else at_s
+                    self._accounts[pid] = replace(a, data_seen_at_s=seen, data_lost_at_s=None)
+
+    def _mark_lost(self, provider_ids: builtins.list[str], at_s: int) -> builtins.list[str]:
+        marked = []
+        with self._lock:
+            for pid in provider_ids:
+                a = self._accounts.get(pid)
+                if a is not None and a.data_seen_at_s is not None and a.data_lost_at_s is None:
+                    self._accounts[pid] = replace(a, data_lost_at_s=at_s)
+                    marked.append(pid)
+        return marked
+
+    def _get_meta(self, key: str) -> str | None:
+        return self._meta.get(key)
+
+    def _set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            self._meta[key] = value
+
+
+# -- SQLite ------------------------------------------------------------------------------------
+
+_SCHEMA: Final[tuple[str, ...]] = (
+    "CREATE TABLE IF NOT EXISTS accounts_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS provider_accounts (
+        provider_id    TEXT    PRIMARY KEY,
+        name           TEXT    NOT NULL,
+        poll_url       TEXT,
+        created_at_s   INTEGER NOT NULL,
+        data_seen_at_s INTEGER,             -- first seen with data in the cache; NULL: never
+        data_lost_at_s INTEGER              -- the cache lost its data then; NULL: not lost
+    )""",
+    """CREATE TABLE IF NOT EXISTS provider_keys (
+        provider_id   TEXT    NOT NULL
+                      REFERENCES provider_accounts (provider_id) ON DELETE CASCADE,
+        key_id        TEXT    NOT NULL,
+        secret_sha256 TEXT    NOT NULL,     -- hash_secret(secret); the secret is never stored
+        created_at_s  INTEGER NOT NULL,
+        revoked_at_s  INTEGER,
+        PRIMARY KEY (provider_id, key_id)
+    )""",
+)
+_ACCOUNT_COLUMNS = "provider_id, name, poll_url, created_at_s, data_seen_at_s, data_lost_at_s"
+
+
+class SqliteAccounts(ProviderAccounts):
+    """Accounts in one SQLite file (WAL), shared by every worker process of a server.
+
+    One connection per instance behind a lock (FastAPI calls from its threadpool); every
+    write is one ``BEGIN IMMEDIATE`` transaction, so an account and its keys change together
+    or not at all, and a second process waits (up to `timeout_s`) rather than failing.
+    ``synchronous = FULL``: a key acknowledged at issue survives a power cut. A locked or
+    failing file gives `StoreUnavailableError` (a 503 with Retry-After), never an AuthError,
+    and its message names no path (it can reach an unauthenticated caller).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        timeout_s: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(clock=clock)
+        self.path = str(path)
+        self._lock = threading.RLock()
+        try:
+            self._conn = sqlite3.connect(
+                self.path, timeout=timeout_s, check_same_thread=False, isolation_level=None
+            )
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            if self.path != ":memory:":
+                self._conn.execute("PRAGMA journal_mode = WAL")
+                self._conn.execute("PRAGMA synchronous = FULL")
+            with self._transaction() as conn:
+                for statement in _SCHEMA:
+                    conn.execute(statement)
+                row = conn.execute(
+                    "SELECT value FROM accounts_meta WHERE key = 'schema'"
+                ).fetchone()
+                if row is None:
+                    conn.execute(
+                        "INSERT INTO accounts_meta (key, value) VALUES ('schema', ?)",
+                        (str(SQLITE_SCHEMA_VERSION),),
+                    )
+                elif row[0] != str(SQLITE_SCHEMA_VERSION):
+                    raise AccountsStoreError(
+                        f"{self.path}: accounts schema {row[0]}, this fairtrip reads "
+                        f"{SQLITE_SCHEMA_VERSION}"
+                    )
+        except sqlite3.Error as e:
+            raise AccountsStoreError(f"cannot open provider accounts {self.path}: {e}") from e
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:  # also when COMMIT itself failed (disk full, I/O)
+                    conn.execute("ROLLBACK")
+                raise
+
+    def _unavailable(self, what: str, e: sqlite3.Error) -> StoreUnavailableError:
+        log.error("provider accounts %s: %s failed: %s", self.path, what, e)
+        return StoreUnavailableError(f"provider accounts: {what} failed: {e}", 1)
+
+    def _read(self, what: str, fn: Callable[[sqlite3.Connection], T]) -> T:
+        with self._lock:
+            try:
+                return fn(self._conn)
+            except sqlite3.Error as e:
+                raise self._unavailable(what, e) from e
+
+    def _write(self, what: str, fn: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            with self._transaction() as conn:
+                return fn(conn)
+        except sqlite3.Error as e:
+            raise self._unavailable(what, e) from e
+
+    def _insert_account(self, account: ProviderAccount) -> bool:
+        def insert(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO provider_accounts "
+                "(provider_id, name, poll_url, created_at_s) VALUES (?, ?, ?, ?)",
+                (account.provider_id, account.name, account.poll_url, account.created_at_s),
+            )
+            return cur.rowcount == 1
+
+        return self._write("create_provider", insert)
+
+    def _load_account(self, provider_id: str) -> ProviderAccount | None:
+        row = self._read(
+            "get",
+            lambda c: c.execute(
+                f"SELECT {_ACCOUNT_COLUMNS} FROM provider_accounts WHERE provider_id = ?",
+                (provider_id,),
+            ).fetchone(),
+        )
+        return None if row is None else ProviderAccount(*row)
+
+    def _all_accounts(self) -> builtins.list[ProviderAccount]:
+        rows = self._read(
+            "list",
+            lambda c: c.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM provider_accounts").fetchall(),
+        )
+        return [ProviderAccount(*row) for row in rows]
+
+    def _delete_account(self, provider_id: str) -> bool:
+        def delete(conn: sqlite3.Connection) -> bool:
+            # explicit, not only ON DELETE CASCADE: a file opened without foreign keys on
+            # (an operator's sqlite3 shell) must not leave keys of a deleted account behind
+            conn.execute("DELETE FROM provider_keys WHERE provider_id = ?", (provider_id,))
+            cur = conn.execute(
+                "DELETE FROM provider_accounts WHERE provider_id = ?", (provider_id,)
+            )
+            return cur.rowcount == 1
+
+        return self._write("delete_provider", delete)
+
+    def _load_keys(self, provider_id: str) -> builtins.list[KeyRecord]:
+        rows = self._read(
+            "keys",
+            lambda c: c.execute(
+                "SELECT key_id, secret_sha256, created_at_s, revoked_at_s FROM provider_keys "
+                "WHERE provider_id = ?",
+                (provider_id,),
+            ).fetchall(),
+        )
+        return [KeyRecord(*row) for row in rows]
+
+    def _put_key(self, provider_id: str, record: KeyRecord) -> bool:
+        def put(conn: sqlite3.Connection) -> bool:
+            exists = conn.execute(
+                "SELECT 1 FROM provider_accounts WHERE provider_id = ?", (provider_id,)
+            ).fetchone()
+            if exists is None:
+                return False  # never write keys for a deleted account
+            conn.execute(
+                "INSERT INTO provider_keys "
+                "(provider_id, key_id, secret_sha256, created_at_s, revoked_at_s) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (provider_id, key_id) DO UPDATE SET "
+                "revoked_at_s = excluded.revoked_at_s",
+                (
+                    provider_id,
+                    record.key_id,
+                    record.secret_sha256,
+                    record.created_at_s,
+                    record.revoked_at_s,
+                ),
+            )
+            return True
+
+        return self._write("put_key", put)
+
+    def _record_data(self, provider_ids: builtins.list[str], at_s: int) -> None:
+        def record(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "UPDATE provider_accounts SET data_seen_at_s = COALESCE(data_seen_at_s, ?), "
+                "data_lost_at_s = NULL WHERE provider_id = ?",
+                [(at_s, pid) for pid in provider_ids],
+            )
+
+        self._write("record_data", record)
+
+    def _mark_lost(self, provider_ids: builtins.list[str], at_s: int) -> builtins.list[str]:
+        def mark(conn: sqlite3.Connection) -> builtins.list[str]:
+            marked = []
+            for pid in provider_ids:
+                cur = conn.execute(
+                    "UPDATE provider_accounts SET data_lost_at_s = ? WHERE provider_id = ? "
+                    "AND data_seen_at_s IS NOT NULL AND data_lost_at_s IS NULL",
+                    (at_s, pid),
+                )
+                if cur.rowcount == 1:
+                    marked.append(pid)
+            return marked
+
+        return self._write("mark_data_lost", mark)
+
+    def _get_meta(self, key: str) -> str | None:
+        row = self._read(
+            "meta",
+            lambda c: c.execute("SELECT value FROM accounts_meta WHERE key = ?", (key,)).fetchone(),
+        )
+        return None if row is None else str(row[0])
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._write(
+            "meta",
+            lambda c: c.execute(
+                "INSERT INTO accounts_meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            ),
+        )
+
+    def close(self) -> None:
+        """Close the connection (checkpointing the WAL into the main file)."""
+        with self._lock:
+            self._conn.close()
+
 
 class RedisAccounts(ProviderAccounts):
-    """Accounts in Redis under the same namespace and key module as the store.
+    """Accounts in a Redis the operator made durable (AOF), under the key module's names.
 
-    Redis being down makes every call raise `StoreUnavailableError` (a 503), never
-    `AuthError`: an outage must not look like a bad key, and must not let anyone in.
+    Only for a deployment whose durable store is that Redis (``redis://...?namespace=``);
+    accounts kept in a cache-only Redis would vanish with it. Redis being down makes every
+    call raise `StoreUnavailableError` (a 503), never `AuthError`: an outage must not look
+    like a bad key, and must not let anyone in.
     """
 
     def __init__(
@@ -404,6 +749,69 @@ class RedisAccounts(ProviderAccounts):
 
         return bool(self._call("put_key", put))
 
+    def _record_data(self, provider_ids: builtins.list[str], at_s: int) -> None:
+        def record() -> None:
+            for pid in provider_ids:
+                self._update_account(
+                    pid,
+                    lambda f: {
+                        "data_seen_at_s": f.get(b"data_seen_at_s") or at_s,
+                        "data_lost_at_s": "",
+                    },
+                )
+
+        self._call("record_data", record)
+
+    def _mark_lost(self, provider_ids: builtins.list[str], at_s: int) -> builtins.list[str]:
+        def mark() -> builtins.list[str]:
+            return [
+                pid
+                for pid in provider_ids
+                if self._update_account(
+                    pid,
+                    lambda f: (
+                        {"data_lost_at_s": at_s}
+                        if f.get(b"data_seen_at_s") and not f.get(b"data_lost_at_s")
+                        else None
+                    ),
+                )
+            ]
+
+        result: builtins.list[str] = self._call("mark_data_lost", mark)
+        return result
+
+    def _update_account(
+        self, provider_id: str, change: Callable[[dict[bytes, bytes]], dict[str, Any] | None]
+    ) -> bool:
+        """Apply `change(fields)` to an existing account in a WATCH transaction.
+
+        `change` returns the fields to set, or None to leave the account as it is; returns
+        whether anything was written (False also when the account does not exist).
+        """
+        key = self._key_names.account(provider_id)
+        for _ in range(16):
+            with self._client.pipeline(transaction=True) as pipe:
+                try:
+                    pipe.watch(key)
+                    fields = pipe.hgetall(key)
+                    update = change(fields) if fields else None
+                    if update is None:
+                        return False
+                    pipe.multi()
+                    pipe.hset(key, mapping=update)
+                    pipe.execute()
+                    return True
+                except redis.WatchError:
+                    continue
+        raise BackendUnavailableError(f"update of {provider_id!r} kept losing to writers", 1)
+
+    def _get_meta(self, key: str) -> str | None:
+        raw = self._call("meta", lambda: self._client.hget(self._key_names.accounts_meta(), key))
+        return None if raw is None else _text(raw)
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._call("meta", lambda: self._client.hset(self._key_names.accounts_meta(), key, value))
+
 
 def _account(provider_id: str, raw: dict[Any, Any]) -> ProviderAccount:
     fields = {_text(k): _text(v) for k, v in raw.items()}
@@ -412,8 +820,51 @@ def _account(provider_id: str, raw: dict[Any, Any]) -> ProviderAccount:
         name=fields["name"],
         poll_url=fields.get("poll_url") or None,
         created_at_s=int(fields["created_at_s"]),
+        data_seen_at_s=_opt_int(fields.get("data_seen_at_s")),
+        data_lost_at_s=_opt_int(fields.get("data_lost_at_s")),
     )
+
+
+def _opt_int(value: str | None) -> int | None:
+    return int(value) if value else None
 
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+# -- opening by URL ----------------------------------------------------------------------------
+
+
+def open_accounts(url: str) -> ProviderAccounts:
+    """The durable accounts store `url` names (the same URL grammar as the policy store).
+
+    ``sqlite:///abs/path.sqlite3`` (the directory must exist), ``sqlite:///:memory:`` (one
+    process, tests), or ``redis://host:port/db?namespace=x`` / ``rediss://`` for a Redis the
+    operator runs with AOF (the namespace defaults to ``fairtrip:``).
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        path = url[len("sqlite://") :]
+        if path == "/:memory:":
+            return SqliteAccounts(":memory:")
+        if parts.netloc or not path.startswith("/") or parts.query or parts.fragment:
+            raise AccountsStoreError(
+                f"invalid SQLite accounts URL {url!r}; expected sqlite:///abs/path.sqlite3"
+            )
+        if not Path(path).parent.is_dir():
+            raise AccountsStoreError(f"accounts store directory {Path(path).parent} does not exist")
+        return SqliteAccounts(path)
+    if parts.scheme in ("redis", "rediss"):
+        query = parse_qs(parts.query, keep_blank_values=True)
+        namespace = query.pop("namespace", [DEFAULT_NAMESPACE])[-1]
+        rest = urlunsplit(parts._replace(query=urlencode(query, doseq=True)))
+        log.warning(
+            "provider accounts live in Redis (%s): run it with appendonly yes, or accounts "
+            "and keys are lost with it",
+            parts.hostname,
+        )
+        return RedisAccounts(rest, namespace=namespace)
+    raise AccountsStoreError(
+        f"unsupported accounts store URL {url!r}; expected sqlite:///... or redis://..."
+    )

@@ -26,6 +26,23 @@ class FeedError(ProviderError, ValueError):
         super().__init__(f"{where}: {message}")
 
 
+class OutsideServiceAreaError(FeedError):
+    """Not one station or vehicle of a feed lies inside the server's service area.
+
+    `area` names the area and its bounds; `example` is one offending item and where it is.
+    """
+
+    def __init__(self, file: str, path: str, area: str, example: str) -> None:
+        self.area = area
+        self.example = example
+        super().__init__(
+            file,
+            path,
+            f"no station or vehicle of this feed lies inside the service area {area}; "
+            f"for example {example}",
+        )
+
+
 class UnsafeUrlError(ProviderError, ValueError):
     """A feed URL (or a redirect target) is not allowed: scheme, or a private/loopback host."""
 
@@ -66,3 +83,18 @@ class UnknownProviderError(ProviderError, KeyError):
 
 class AuthError(ProviderError, PermissionError):
     """A credential is missing, wrong, revoked, or scoped to another provider."""
+
+
+class UnsafeNameError(ProviderError, ValueError):
+    """A display name holds a character that must never be stored or echoed.
+
+    `position` is the 0-based index of the first such character in the name (in code
+    points), `char` the character itself, `field` the input it came from.
+    """
+
+    def __init__(self, field: str, value: str, position: int, char: str, message: str) -> None:
+        self.field = field
+        self.value = value
+        self.position = position
+        self.char = char
+        super().__init__(message)

@@ -222,7 +222,11 @@ class FleetSnapshot:
     """Everything one provider publishes, parsed and cross-checked, at one moment.
 
     `source` says where the data came from (`push`, `poll`, or `synthetic`); synthetic
-    fleets are labelled so wherever they show.
+    fleets are labelled so wherever they show. `warnings` says what the parser tolerated or
+    left out while building this snapshot (0/1 booleans, items outside the service area,
+    counts above a station's capacity), at most 50 lines; `outside_station_ids` are the
+    feed's stations left out for lying outside the service area, remembered so a later
+    `station_status` push naming them is not mistaken for a dangling reference.
     """
 
     provider_id: str
@@ -236,6 +240,8 @@ class FleetSnapshot:
     pricing_plans: tuple[PricingPlan, ...] = ()
     geofencing: Geofencing = field(default_factory=Geofencing)
     source: str = "push"
+    warnings: tuple[str, ...] = ()
+    outside_station_ids: tuple[str, ...] = ()
 
     def feed(self, name: str) -> FeedFile | None:
         """The freshness record of one file, if the snapshot has it."""

@@ -36,10 +36,11 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from providers.errors import ProviderError, UnknownProviderError
+from providers.errors import ProviderError, UnknownProviderError, UnsafeUrlError
 from providers.fetch import FetchResult, join_url
 from providers.gbfs import GBFS_FILES, parse_discovery, parse_feed
 from providers.model import FleetSnapshot
+from providers.service_area import ServiceArea
 from providers.urlsafety import check_url_syntax
 
 logger = logging.getLogger(__name__)
@@ -69,7 +70,14 @@ class FeedFetcher(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ProviderStatus:
-    """How polling one provider is going; times are epoch seconds from the poller's clock."""
+    """How polling one provider is going; times are epoch seconds from the poller's clock.
+
+    `last_error` is the reason the last failed cycle gave (``UnsafeUrlError: ...`` for a
+    refused URL), fit to show in the provider's public status: a fetch or feed error says
+    what was wrong with the feed; an unexpected error is named by its type only (its text
+    may describe the server, and it is in the log). `refused` is true when the registered
+    URL itself is refused, so the provider is not polled at all until it is re-registered.
+    """
 
     provider_id: str
     gbfs_url: str
@@ -78,6 +86,12 @@ class ProviderStatus:
     last_error_s: int | None
     consecutive_failures: int
     next_poll_s: float | None
+    refused: bool = False
+
+    @property
+    def failing(self) -> bool:
+        """True when the most recent cycle (or the registration) failed."""
+        return self.consecutive_failures > 0
 
 
 @dataclass(slots=True)
@@ -93,9 +107,18 @@ class _Provider:
     last_error_s: int | None = None
     consecutive_failures: int = 0
     next_poll_s: float | None = None
+    refused: bool = False
     snapshot: FleetSnapshot | None = None
     #: url -> last full response, for conditional requests; only last cycle's urls are kept
     cache: dict[str, FetchResult] = field(default_factory=dict)
+
+
+def _current_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop running in this thread, or None."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def next_poll_delay_s(snapshot: FleetSnapshot, *, min_ttl_s: float, max_ttl_s: float) -> float:
@@ -166,6 +189,7 @@ class Poller:
         max_ttl_s: float = 3600,
         backoff_base_s: float = 5.0,
         backoff_cap_s: float = 600.0,
+        area: ServiceArea | None = None,
     ) -> None:
         if not 0 < min_ttl_s <= max_ttl_s:
             raise ValueError(f"need 0 < min_ttl_s <= max_ttl_s, got {min_ttl_s}, {max_ttl_s}")
@@ -178,12 +202,16 @@ class Poller:
         self._clock = clock
         self._sleep = sleep
         self._rng = rng or random.Random()
+        #: where the network routes: polled stations and vehicles outside it are left out
+        self._area = area
         self.min_ttl_s = min_ttl_s
         self.max_ttl_s = max_ttl_s
         self.backoff_base_s = backoff_base_s
         self.backoff_cap_s = backoff_cap_s
         self._providers: dict[str, _Provider] = {}
         self._stop_event: asyncio.Event | None = None
+        #: the loop `run()` runs on: tasks are created there, whichever thread adds them
+        self._event_loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def running(self) -> bool:
@@ -193,19 +221,34 @@ class Poller:
     def add(self, provider_id: str, gbfs_url: str, *, language: str | None = None) -> None:
         """Register (or re-register with a new URL) a provider; polled at once if running.
 
-        The URL's syntax is checked now (UnsafeUrlError); its addresses are checked by the
-        fetcher at every connection.
+        May be called from any thread (a synchronous FastAPI handler runs in a worker
+        thread): the polling task is then started on the poller's own loop.
+
+        The URL's syntax is checked now; its addresses are checked by the fetcher at every
+        connection. A URL refused now (a scheme other than http(s), a loopback or private
+        host not on the allow list...) is not polled, but the provider stays registered
+        with the refusal as its `last_error`, so its status says why it has no data
+        (a stored URL can become refused when the allow list changes).
         """
-        check_url_syntax(gbfs_url, allow_hosts=self._fetcher.allow_hosts)
         if provider_id in self._providers:
             self._cancel(self._providers.pop(provider_id))
         state = _Provider(provider_id, gbfs_url, language)
         self._providers[provider_id] = state
+        try:
+            check_url_syntax(gbfs_url, allow_hosts=self._fetcher.allow_hosts)
+        except UnsafeUrlError as exc:
+            state.refused = True
+            self._record_failure(state, exc)
+            logger.warning("provider %s: poll URL refused, not polled: %s", provider_id, exc)
+            return
         if self.running:
             self._start(state)
 
     def remove(self, provider_id: str) -> None:
-        """Stop polling a provider and forget it (UnknownProviderError if not registered)."""
+        """Stop polling a provider and forget it (UnknownProviderError if not registered).
+
+        May be called from any thread, like `add`.
+        """
         state = self._providers.pop(provider_id, None)
         if state is None:
             raise UnknownProviderError(provider_id)
@@ -222,6 +265,7 @@ class Poller:
             last_error_s=state.last_error_s,
             consecutive_failures=state.consecutive_failures,
             next_poll_s=state.next_poll_s,
+            refused=state.refused,
         )
 
     def snapshot(self, provider_id: str) -> FleetSnapshot | None:
@@ -233,13 +277,15 @@ class Poller:
         if self._stop_event is not None:
             raise RuntimeError("Poller.run() is already running")
         self._stop_event = asyncio.Event()
+        self._event_loop = asyncio.get_running_loop()
         try:
-            for state in self._providers.values():
+            for state in list(self._providers.values()):
                 self._start(state)
             await self._stop_event.wait()
         finally:
             await self._cancel_all()
             self._stop_event = None
+            self._event_loop = None
 
     async def stop(self) -> None:
         """Stop polling; returns when every provider task has finished."""
@@ -254,17 +300,38 @@ class Poller:
         return state
 
     def _start(self, state: _Provider) -> None:
-        state.task = asyncio.create_task(self._loop(state), name=f"poll:{state.provider_id}")
+        loop = self._event_loop
+        if state.refused or loop is None:
+            return
+        if _current_loop() is loop:
+            self._start_if_registered(state)
+        else:  # another thread: asyncio objects may only be touched on their own loop
+            loop.call_soon_threadsafe(self._start_if_registered, state)
+
+    def _start_if_registered(self, state: _Provider) -> None:
+        """Start `state`'s task (on the poller's loop) unless it was replaced or removed."""
+        if self._providers.get(state.provider_id) is not state or state.task is not None:
+            return
+        if not self.running:
+            return
+        state.task = asyncio.get_running_loop().create_task(
+            self._loop(state), name=f"poll:{state.provider_id}"
+        )
 
     @staticmethod
     def _cancel(state: _Provider) -> None:
-        if state.task is not None:
-            state.task.cancel()
-            state.task = None
+        task, state.task = state.task, None
+        if task is None:
+            return
+        loop = task.get_loop()
+        if _current_loop() is loop:
+            task.cancel()
+        else:
+            loop.call_soon_threadsafe(task.cancel)
 
     async def _cancel_all(self) -> None:
         tasks = [s.task for s in self._providers.values() if s.task is not None]
-        for state in self._providers.values():
+        for state in list(self._providers.values()):
             self._cancel(state)
         await asyncio.gather(*tasks, return_exceptions=True)
 
@@ -291,10 +358,16 @@ class Poller:
         state.consecutive_failures = 0
         return next_poll_delay_s(snapshot, min_ttl_s=self.min_ttl_s, max_ttl_s=self.max_ttl_s)
 
-    def _failed(self, state: _Provider, exc: Exception) -> float:
+    def _record_failure(self, state: _Provider, exc: Exception) -> None:
         state.consecutive_failures += 1
-        state.last_error = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, ProviderError):
+            state.last_error = f"{type(exc).__name__}: {exc}"
+        else:  # a bug or an outage of ours: the type for the status, the rest in the log
+            state.last_error = f"{type(exc).__name__}: unexpected error (details in the log)"
         state.last_error_s = int(self._clock())
+
+    def _failed(self, state: _Provider, exc: Exception) -> float:
+        self._record_failure(state, exc)
         delay_s = backoff_delay_s(
             state.consecutive_failures,
             base_s=self.backoff_base_s,
@@ -335,7 +408,13 @@ class Poller:
         # (signed URLs) must not grow the cache without bound
         state.cache = _validated(used)
         files = {name: result.body for name, result in results.items()}
-        return parse_feed(state.provider_id, files, received_at_s=int(self._clock()), source="poll")
+        return parse_feed(
+            state.provider_id,
+            files,
+            received_at_s=int(self._clock()),
+            source="poll",
+            area=self._area,
+        )
 
     async def _get(self, state: _Provider, url: str) -> FetchResult:
         """Fetch conditionally when a validator is known; a 304 reuses the held body."""

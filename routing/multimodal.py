@@ -36,7 +36,7 @@ import numpy as np
 from routing.errors import QueryError, RoutingError
 from routing.fleet import RentalFleet
 from routing.journey import Journey, Leg, Rental, Ride, Spot, SpotKind, StreetWalk, Walk
-from routing.planner import Plan, Planner, PlanOptions
+from routing.planner import Plan, Planner, PlanOptions, ReasonCode
 from routing.raptor import Raptor, StopTimes
 from routing.rental import ChainTimes, RentalChain, RentalSearch, WalkPoints
 from routing.streets import StreetGraph
@@ -242,10 +242,11 @@ class MultiModalPlanner:
                         self._mid_trip(i, fleets[i], base, first_half, time_s, options, walk_s)
                     )
         journeys = _unique(journeys)
-        reason = base.reason if not journeys else ""
+        reason, code = (base.reason, base.reason_code) if not journeys else ("", "")
         if not journeys and not base.reason:
             reason = "no itinerary with the allowed modes"
-        return replace(base, journeys=journeys, reason=reason)
+            code = ReasonCode.NO_ITINERARY_WITH_ALLOWED_MODES
+        return replace(base, journeys=journeys, reason=reason, reason_code=code)
 
     # -- pieces ----------------------------------------------------------------------------
     def _transit(

@@ -28,7 +28,7 @@ import scipy.sparse
 import scipy.sparse.csgraph
 import shapely
 
-from routing.errors import OutsideNetworkError, QueryError
+from routing.errors import IsolatedPieceError, OutsideNetworkError, QueryError
 from routing.geo import LocalProjection, haversine_m
 
 _ARRAY_DTYPES: Mapping[str, type[np.generic]] = {
@@ -62,8 +62,13 @@ class StreetGraph:
     geom_lat: npt.NDArray[np.float64]  # polyline point -> latitude, tail -> head
     geom_lon: npt.NDArray[np.float64]  # polyline point -> longitude
     node_osm_id: npt.NDArray[np.int64]  # node -> OSM node id
+    #: edge -> its length is an estimate, not a mapped street (a straight-line connector
+    #: across the gap between two extracts, see `ingest.extract_gaps`); all False if absent
+    edge_estimated: npt.NDArray[np.bool_] | None = None
 
     def __post_init__(self) -> None:
+        if self.edge_estimated is None:
+            object.__setattr__(self, "edge_estimated", np.zeros(len(self.edge_head), np.bool_))
         for name, dtype in _ARRAY_DTYPES.items():
             array = getattr(self, name)
             if not isinstance(array, np.ndarray) or array.dtype != dtype or array.ndim != 1:
@@ -82,6 +87,11 @@ class StreetGraph:
             "geom_ptr": n_edges + 1,
             "geom_lon": len(self.geom_lat),
         }
+        estimated = self.edge_estimated
+        if not isinstance(estimated, np.ndarray) or estimated.dtype != np.bool_:
+            got = getattr(estimated, "dtype", type(estimated).__name__)
+            raise ValueError(f"StreetGraph.edge_estimated must be a bool array, got {got}")
+        expected["edge_estimated"] = n_edges
         for name, length in expected.items():
             if len(getattr(self, name)) != length:
                 raise ValueError(
@@ -98,7 +108,15 @@ class StreetGraph:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Array name -> array, the form `from_arrays` takes back (e.g. via ``np.savez``)."""
-        return {name: getattr(self, name) for name in _ARRAY_DTYPES}
+        out = {name: getattr(self, name) for name in _ARRAY_DTYPES}
+        out["edge_estimated"] = self.estimated
+        return out
+
+    @property
+    def estimated(self) -> npt.NDArray[np.bool_]:
+        """Edge -> estimated connector (never None after construction)."""
+        assert self.edge_estimated is not None  # set in __post_init__
+        return self.edge_estimated
 
     @classmethod
     def from_arrays(cls, profile: str, arrays: Mapping[str, np.ndarray]) -> StreetGraph:
@@ -106,12 +124,16 @@ class StreetGraph:
         missing = sorted(set(_ARRAY_DTYPES) - set(arrays))
         if missing:
             raise ValueError(f"street graph arrays missing: {missing}")
+        estimated = arrays.get("edge_estimated")
         return cls(
             profile=profile,
             **{
                 name: np.ascontiguousarray(arrays[name], dtype=dtype)
                 for name, dtype in _ARRAY_DTYPES.items()
             },
+            edge_estimated=None
+            if estimated is None
+            else np.ascontiguousarray(estimated, dtype=np.bool_),
         )
 
     @property
@@ -142,6 +164,102 @@ class StreetGraph:
         return np.repeat(np.arange(self.n_nodes, dtype=np.int32), np.diff(self.edge_ptr))
 
 
+@dataclass(frozen=True, eq=False)
+class StreetPieces:
+    """Which connected piece of a street graph each node is in, and which pieces are places.
+
+    A *piece* is a strongly connected component: from any of its nodes every other one can be
+    reached and left again. For walking every street is walked both ways (the walk profile
+    ignores ``oneway``), so the strong pieces are the weak ones; strong is still the right
+    notion, because a street one can enter but never leave is no place to start a trip.
+
+    A *place* is a piece a trip may start or end on: the largest piece (the city's streets)
+    and any smaller piece that holds a stop served by the timetable (an island reached by a
+    timetabled ferry). Every other piece is *dead*: a pier, an island without a bridge, a
+    fragment cut off at an extract's edge. Nothing can be reached from a dead piece, so
+    `StreetIndex` never snaps onto one and says so when it is all there is near a point.
+    This is the idea behind OpenTripPlanner's island pruning, Valhalla's
+    ``minimum_reachability`` and GraphHopper's minimum network size, with one difference:
+    a dead piece is kept (its streets are real and drawable) and only excluded as a target.
+    """
+
+    node_piece: npt.NDArray[np.int32]  # node -> piece
+    piece_place: npt.NDArray[np.bool_]  # piece -> a trip may start or end on it
+
+    def __post_init__(self) -> None:
+        if self.node_piece.dtype != np.int32 or self.piece_place.dtype != np.bool_:
+            raise ValueError(
+                "StreetPieces needs int32 node_piece and bool piece_place, got "
+                f"{self.node_piece.dtype} and {self.piece_place.dtype}"
+            )
+        if len(self.node_piece) and (
+            self.node_piece.min() < 0 or self.node_piece.max() >= len(self.piece_place)
+        ):
+            raise ValueError(f"node_piece must index pieces 0..{len(self.piece_place) - 1}")
+
+    @classmethod
+    def of(cls, graph: StreetGraph, *, places: npt.ArrayLike = ()) -> StreetPieces:
+        """Label `graph`'s strong pieces; the largest (by nodes) and `places` are places."""
+        n = graph.n_nodes
+        adjacency = scipy.sparse.csr_matrix(
+            (
+                np.ones(graph.n_edges, dtype=np.int8),
+                np.asarray(graph.edge_head),
+                np.asarray(graph.edge_ptr),
+            ),
+            shape=(n, n),
+        )
+        n_pieces, labels = scipy.sparse.csgraph.connected_components(
+            adjacency, directed=True, connection="strong"
+        )
+        place = np.zeros(n_pieces, dtype=np.bool_)
+        if n:
+            place[int(np.argmax(np.bincount(labels, minlength=n_pieces)))] = True
+        pieces = cls(labels.astype(np.int32), place)
+        return pieces.with_places(places)
+
+    def with_places(self, pieces: npt.ArrayLike) -> StreetPieces:
+        """A copy where `pieces` (piece ids) are places too."""
+        extra = np.asarray(pieces, dtype=np.int64).ravel()
+        if not len(extra):
+            return self
+        if extra.min() < 0 or extra.max() >= self.n_pieces:
+            raise ValueError(f"piece ids must be in 0..{self.n_pieces - 1}, got {extra}")
+        place = self.piece_place.copy()
+        place[extra] = True
+        return StreetPieces(self.node_piece, place)
+
+    @property
+    def n_pieces(self) -> int:
+        """Number of pieces."""
+        return len(self.piece_place)
+
+    def edge_piece(self, graph: StreetGraph) -> npt.NDArray[np.int32]:
+        """Edge -> the piece of its head node."""
+        return self.node_piece[graph.edge_head]
+
+    def edge_place(self, graph: StreetGraph) -> npt.NDArray[np.bool_]:
+        """Edge -> both its ends lie on a place (a point on it can go somewhere)."""
+        if len(self.node_piece) != graph.n_nodes:
+            raise ValueError(
+                f"pieces label {len(self.node_piece)} nodes, the graph has {graph.n_nodes}"
+            )
+        place = self.piece_place[self.node_piece]
+        return place[graph.edge_head] & place[graph.edge_tail]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Array name -> array, for the network writer."""
+        return {"node_piece": self.node_piece, "piece_place": self.piece_place}
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> StreetPieces:
+        """Rebuild from `arrays()` output."""
+        return cls(
+            np.ascontiguousarray(arrays["node_piece"], dtype=np.int32),
+            np.ascontiguousarray(arrays["piece_place"], dtype=np.bool_),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Snap:
     """A coordinate attached to the nearest point of the nearest street edge."""
@@ -156,37 +274,61 @@ class Snap:
 
 
 class StreetIndex:
-    """Snaps coordinates to the nearest edge; built once per graph.
+    """Snaps coordinates to the nearest edge a trip can start or end on; built once per graph.
 
     The edges go into a shapely STRtree in a local metric projection, so distances are metres.
     Of two edges that are each other's reverse only the lower index is indexed: they share
-    one polyline, and a stable choice keeps snaps reproducible.
+    one polyline, and a stable choice keeps snaps reproducible. With `pieces`, only edges of
+    places are snap targets; the edges of dead pieces go into a second tree that is only read
+    to say why a point could not be snapped.
     """
 
-    def __init__(self, graph: StreetGraph, *, max_snap_m: float = 500.0) -> None:
+    def __init__(
+        self,
+        graph: StreetGraph,
+        *,
+        max_snap_m: float = 500.0,
+        pieces: StreetPieces | None = None,
+    ) -> None:
         if not max_snap_m > 0:
             raise QueryError(f"max_snap_m must be positive, got {max_snap_m}")
         if graph.n_edges == 0:
             raise QueryError(f"cannot index the {graph.profile} street graph: it has no edges")
         self.graph = graph
+        self.pieces = pieces
         self.max_snap_m = float(max_snap_m)
         min_lon, min_lat, max_lon, max_lat = graph.bbox
         self._projection = LocalProjection((min_lat + max_lat) / 2, (min_lon + max_lon) / 2)
         edges = np.arange(graph.n_edges, dtype=np.int32)
         reverse = graph.edge_reverse
-        self._edges = edges[(reverse < 0) | (edges < reverse)]  # tree item -> edge
-        starts = graph.geom_ptr[self._edges]
-        counts = graph.geom_ptr[self._edges + 1] - starts
+        canonical = (reverse < 0) | (edges < reverse)
+        live = np.ones(graph.n_edges, np.bool_) if pieces is None else pieces.edge_place(graph)
+        self._edges = edges[canonical & live]  # tree item -> edge
+        if not len(self._edges):
+            raise QueryError(f"the {graph.profile} street graph has no edge on a place")
+        self._lines = self._lines_of(self._edges)
+        self._tree = shapely.STRtree(self._lines)
+        dead = edges[canonical & ~live]
+        self._dead_tree = shapely.STRtree(self._lines_of(dead)) if len(dead) else None
+
+    def _lines_of(self, edges: npt.NDArray[np.int32]) -> npt.NDArray[np.object_]:
+        """The edges' polylines as shapely lines in metres (one per edge, same order)."""
+        graph = self.graph
+        starts = graph.geom_ptr[edges]
+        counts = graph.geom_ptr[edges + 1] - starts
         first = np.cumsum(counts) - counts
         point = np.repeat(starts - first, counts) + np.arange(int(counts.sum()))
         x, y = self._projection.to_xy(graph.geom_lat[point], graph.geom_lon[point])
-        self._lines = shapely.linestrings(
-            np.column_stack([x, y]), indices=np.repeat(np.arange(len(self._edges)), counts)
+        return shapely.linestrings(
+            np.column_stack([x, y]), indices=np.repeat(np.arange(len(edges)), counts)
         )
-        self._tree = shapely.STRtree(self._lines)
 
     def snap(self, lat: float, lon: float) -> Snap:
-        """Snap one coordinate; raises OutsideNetworkError beyond ``max_snap_m``."""
+        """Snap one coordinate to the nearest edge of a place.
+
+        Raises IsolatedPieceError when no place lies within ``max_snap_m`` but a dead piece
+        does, and OutsideNetworkError when no street at all does.
+        """
         if not (math.isfinite(lat) and math.isfinite(lon)):
             raise QueryError(f"coordinate must be finite, got {lat},{lon}")
         x, y = self._projection.to_xy(lat, lon)
@@ -194,7 +336,14 @@ class StreetIndex:
         _, items, distances = self._nearest(np.array([point]), None)
         item, distance = int(items[0]), float(distances[0])
         if distance > self.max_snap_m:
-            raise OutsideNetworkError(lat, lon, distance, self.max_snap_m, self.graph.bbox)
+            dead_m = math.inf
+            if self._dead_tree is not None:
+                _, found = self._dead_tree.query_nearest(point, return_distance=True)
+                dead_m = float(found[0]) if len(found) else math.inf
+            bbox = self.graph.bbox
+            if dead_m <= self.max_snap_m:
+                raise IsolatedPieceError(lat, lon, dead_m, distance, self.max_snap_m, bbox)
+            raise OutsideNetworkError(lat, lon, min(distance, dead_m), self.max_snap_m, bbox)
         line = self._lines[item]
         fraction = _fraction(float(shapely.line_locate_point(line, point, normalized=True)))
         snapped = shapely.line_interpolate_point(line, fraction, normalized=True)
@@ -222,6 +371,8 @@ class StreetIndex:
         (query, item), distance = self._tree.query_nearest(
             points, max_distance=limit, return_distance=True, all_matches=True
         )
+        if len(query) == 0:  # no line within the limit (every point far from the streets)
+            return query, item, distance
         order = np.lexsort((item, query))
         query, item, distance = query[order], item[order], distance[order]
         first = np.flatnonzero(np.r_[True, query[1:] != query[:-1]])

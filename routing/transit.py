@@ -50,6 +50,35 @@ class TransitSearch:
         )
         return [self._turn_around(j) for j in found]
 
+    def has_service(
+        self,
+        access: StopTimes,
+        egress: StopTimes,
+        time_s: int,
+        *,
+        window_s: int = 0,
+        arrive_by: bool = False,
+    ) -> bool:
+        """Whether any ride could start the search: one boarding at an access stop after the
+        rider can be there (within the window's departures for a range query), or, for
+        arrive-by, one alighting at an egress stop early enough to walk on by `time_s`.
+
+        Without one, "no service in the time window" is the honest reason for an empty
+        answer; with one, the rides simply do not connect the two ends.
+        """
+        if arrive_by:
+            tt, stops, walk_s, start = self._reverse_tt, egress.stops, egress.seconds, -time_s
+        else:
+            tt, stops, walk_s, start = self.timetable, access.stops, access.seconds, time_s
+        horizon_s = window_s + 1 if window_s else 4 * 86_400
+        for stop, seconds in zip(stops.tolist(), walk_s.tolist(), strict=True):
+            trips, _, _ = tt.next_departures(
+                int(stop), start + int(seconds), limit=1, horizon_s=horizon_s
+            )
+            if len(trips):
+                return True
+        return False
+
     def _turn_around(self, journey: Journey) -> Journey:
         tt = self.timetable
         legs: list[Leg] = []

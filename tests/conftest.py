@@ -65,3 +65,17 @@ def api_schema(helsinki_dir: Path, tmp_path_factory: pytest.TempPathFactory):
         {"checks": {"positive_data_acceptance": {"expected-statuses": accepted}}}
     )
     return schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def durable_store_per_module(tmp_path_factory: pytest.TempPathFactory):
+    """Each test module gets its own durable store (policies, provider accounts and keys).
+
+    Apps built with default settings would otherwise share the SQLite file in the cache
+    directory, so accounts from one run (or module) would meet the next as 409s. Apps of one
+    module share the file, as the workers of one server do.
+    """
+    path = tmp_path_factory.mktemp("durable") / "durable.sqlite3"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FAIRTRIP_POLICY_STORE_URL", f"sqlite:///{path}")
+        yield path

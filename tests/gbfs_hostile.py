@@ -3,9 +3,10 @@
 `hostile_cases()` builds small valid GBFS 3.0 and 2.3 feeds (`valid_feed_v3`,
 `valid_feed_v23`) and mutates them systematically: broken JSON and UTF-8, non-finite numbers,
 duplicate keys, deep nesting, oversized bodies and arrays, out-of-range coordinates, a wrong
-type for every modelled field, booleans posing as integers, unknown fields at every level,
-missing required fields, dangling references, duplicate ids, bad timestamps, negative counts,
-unknown enums, bad money and bad geometry.
+type for every modelled field, booleans posing as words ("yes", "1"; the integers 0/1 are
+tolerated with a warning, see `providers.gbfs.values.get_bool`), unknown fields at every
+level, missing required fields, dangling references, duplicate ids, bad timestamps, negative
+counts, unknown enums, bad money and bad geometry.
 
 Each case is a whole-snapshot push (`files`: file name -> bytes). Parsing it must raise
 `FeedError` whose `path` or `message` contains `expect`, and whose `file` is `file` when
@@ -426,7 +427,8 @@ WRONG: dict[str, list[Any]] = {
     "int": ["1", 1.5, None, [], {}],
     "num": ["1.0", None, [], {}],
     "bool": ["true", None, [], 2],
-    "bool_as_int": [0, 1],
+    # 0/1 are read as booleans (with a warning) in every version; words are guesses
+    "bool_as_word": ["yes", "no", "1", "false "],
     "int_as_bool": [True, False],
     "loc3": ["plain text", [], [{"text": "x"}], [{"text": 1, "language": "en"}], None, {}],
     "ts3": [BASE_S, "2024-01-01", "yesterday", None, True],
@@ -789,9 +791,9 @@ def _type_cases(feed: Feed, v: str) -> Iterator[HostileCase]:
                 file,
             )
         if kind == "bool":
-            for value in WRONG["bool_as_int"]:
+            for value in WRONG["bool_as_word"]:
                 yield HostileCase(
-                    f"bool-as-int:{v}:{file}{pointer}={value}",
+                    f"bool-as-word:{v}:{file}{pointer}={value}",
                     _with(feed, file, pointer, value),
                     "expected boolean",
                     file,

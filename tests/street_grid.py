@@ -15,11 +15,24 @@ from routing.streets import StreetGraph
 CORNER = LocalProjection(60.17, 24.94)  # the south-west node (row 0, column 0)
 
 
-def grid(rows: int, cols: int, spacing_m: float, speed_mps: float, profile: str) -> StreetGraph:
-    """A grid graph: every edge ``spacing_m`` long and ridden in ``spacing_m / speed_mps`` s."""
+def grid(
+    rows: int,
+    cols: int,
+    spacing_m: float,
+    speed_mps: float,
+    profile: str,
+    *,
+    east_m: float = 0.0,
+    north_m: float = 0.0,
+) -> StreetGraph:
+    """A grid graph: every edge ``spacing_m`` long and ridden in ``spacing_m / speed_mps`` s.
+
+    ``east_m``/``north_m`` move its south-west node away from `CORNER` (for grids that are
+    to sit beside another one, see `union`).
+    """
     n = rows * cols
     node_row, node_col = np.divmod(np.arange(n), cols)
-    lat, lon = CORNER.to_latlon(node_col * spacing_m, node_row * spacing_m)
+    lat, lon = CORNER.to_latlon(node_col * spacing_m + east_m, node_row * spacing_m + north_m)
     tails: list[int] = []
     heads: list[int] = []
     for v in range(n):
@@ -60,3 +73,32 @@ def edge_between(graph: StreetGraph, tail: int, head: int) -> int:
         if int(graph.edge_head[e]) == head:
             return e
     raise KeyError(f"no edge {tail} -> {head}")
+
+
+def union(*graphs: StreetGraph) -> StreetGraph:
+    """The graphs side by side as one graph (nodes and edges renumbered in order, no edge
+    between them): disconnected pieces, like two extracts that do not touch.
+    """
+    edge_ptr, heads, reverse, geom_ptr = [np.zeros(1, np.int64)], [], [], [np.zeros(1, np.int64)]
+    n = m = k = 0
+    for g in graphs:
+        edge_ptr.append(g.edge_ptr[1:] + m)
+        heads.append(g.edge_head + n)
+        reverse.append(np.where(g.edge_reverse >= 0, g.edge_reverse + m, -1))
+        geom_ptr.append(g.geom_ptr[1:] + k)
+        n, m, k = n + g.n_nodes, m + g.n_edges, k + len(g.geom_lat)
+    cat = np.concatenate
+    return StreetGraph(
+        profile=graphs[0].profile,
+        node_lat=cat([g.node_lat for g in graphs]),
+        node_lon=cat([g.node_lon for g in graphs]),
+        edge_ptr=cat(edge_ptr).astype(np.int64),
+        edge_head=cat(heads).astype(np.int32),
+        edge_length_m=cat([g.edge_length_m for g in graphs]),
+        edge_time_s=cat([g.edge_time_s for g in graphs]),
+        edge_reverse=cat(reverse).astype(np.int32),
+        geom_ptr=cat(geom_ptr).astype(np.int64),
+        geom_lat=cat([g.geom_lat for g in graphs]),
+        geom_lon=cat([g.geom_lon for g in graphs]),
+        node_osm_id=np.arange(1, n + 1, dtype=np.int64),
+    )

@@ -7,6 +7,7 @@ them is AB at 2.80 EUR, valid 80 minutes with transfers.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,6 +18,7 @@ from api.schemas import KAMPPI_TO_KRUUNUNHAKA
 KAMPPI_KRUUNUNHAKA = {**KAMPPI_TO_KRUUNUNHAKA, "modes": "WALK,TRANSIT"}
 
 ADMIN = "policy-admin-token-0123456789abcdef"
+ROOT = Path(__file__).resolve().parents[1]
 FLAT_200 = """\
 fairtrip_policy: 1
 id: flat-two-euros
@@ -171,6 +173,10 @@ def test_activating_a_revenue_neutral_policy_solves_it_on_the_embedded_demand(cl
     assert solved["parameter"].endswith("charge_minor")
     assert abs(solved["residual"]) < 0.005
     assert solved["demand_synthetic"] is True
+    # the open API names the demand by file name, never by the server's path
+    assert solved["demand"] == "od-gravity-synthetic.csv"
+    listed = client.get("/policies").text
+    assert str(ROOT) not in listed
     it = transit_itinerary(client.get("/plan", params=KAMPPI_KRUUNUNHAKA).json())
     assert it["price"]["final"]["amount_minor"] == round(solved["value"])
     assert client.post("/policies/solved-average/deactivate",
@@ -191,7 +197,8 @@ def test_evaluation_job_reports_progress_and_delivers_json_and_html(client):
         job = client.get(f"/evaluations/{job['job_id']}").json()
         assert 0.0 <= job["progress"] <= 1.0
     assert job["status"] == "done", job
-    doc = client.get(job["links"]["result"]).json()
+    result = client.get(job["links"]["result"])
+    doc = result.json()
     ids = [s["policy_id"] for s in doc["scenarios"]]
     assert ids == ["status-quo", "flat-two-euros"]
     assert doc["demand"]["synthetic"] is True
@@ -199,6 +206,12 @@ def test_evaluation_job_reports_progress_and_delivers_json_and_html(client):
     assert html.status_code == 200
     assert html.headers["content-type"].startswith("text/html")
     assert "<svg" in html.text
+    # the result and the report are open to anyone with the job id: sources by file name
+    assert doc["demand"]["source"] == "od-gravity-synthetic.csv"
+    assert doc["zones"]["source"] == "demand-zones.geojson"
+    for text in (result.text, html.text, client.get(f"/evaluations/{job['job_id']}").text):
+        assert str(ROOT) not in text
+    assert "od-gravity-synthetic.csv" in html.text
 
 
 def test_evaluation_of_a_bad_demand_table_is_422_before_any_job(client):

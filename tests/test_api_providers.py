@@ -31,10 +31,60 @@ def envelope(files: dict[str, bytes]) -> bytes:
     return b'{"files": {' + b", ".join(parts) + b"}}"
 
 
-def fixture_files(name: str) -> dict[str, dict]:
+#: The middle of the embedded Helsinki network's area: real fixtures of other cities are moved
+#: here (every position shifted by one offset, so shapes and distances are kept), because the
+#: server refuses a feed with nothing inside its service area.
+HELSINKI_MIDDLE = (60.1710, 24.9410)
+
+
+def _positions(node: object) -> list[tuple[float, float]]:
+    """Every `lat`/`lon` pair of stations and vehicles in a parsed feed."""
+    if isinstance(node, dict):
+        here = []
+        if isinstance(node.get("lat"), int | float) and isinstance(node.get("lon"), int | float):
+            here = [(float(node["lat"]), float(node["lon"]))]
+        return here + [p for v in node.values() for p in _positions(v)]
+    if isinstance(node, list):
+        return [p for v in node for p in _positions(v)]
+    return []
+
+
+def _shift(node: object, dlat: float, dlon: float, *, coordinates: bool = False) -> object:
+    if coordinates and isinstance(node, list) and node and isinstance(node[0], int | float):
+        return [node[0] + dlon, node[1] + dlat, *node[2:]]  # GeoJSON: [lon, lat]
+    if isinstance(node, list):
+        return [_shift(v, dlat, dlon, coordinates=coordinates) for v in node]
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "lat" and isinstance(value, int | float):
+                out[key] = value + dlat
+            elif key == "lon" and isinstance(value, int | float):
+                out[key] = value + dlon
+            else:
+                inner = coordinates or key == "coordinates"
+                out[key] = _shift(value, dlat, dlon, coordinates=inner)
+        return out
+    return node
+
+
+def moved_to_helsinki(files: dict[str, dict]) -> dict[str, dict]:
+    """The feed shifted so the middle of its stations and vehicles is Helsinki's middle."""
+    points = _positions(files)
+    if not points:
+        return files
+    lats, lons = [p[0] for p in points], [p[1] for p in points]
+    dlat = HELSINKI_MIDDLE[0] - (min(lats) + max(lats)) / 2
+    dlon = HELSINKI_MIDDLE[1] - (min(lons) + max(lons)) / 2
+    return {name: _shift(doc, dlat, dlon) for name, doc in files.items()}  # type: ignore[misc]
+
+
+def fixture_files(name: str, *, in_helsinki: bool = True) -> dict[str, dict]:
+    """A real fixture feed, by default moved into the served area (`HELSINKI_MIDDLE`)."""
     folder = FIXTURES / name
     assert folder.is_dir(), f"committed fixture {folder} is missing"
-    return {p.stem: json.loads(p.read_text()) for p in folder.glob("*.json") if p.stem != "gbfs"}
+    files = {p.stem: json.loads(p.read_text()) for p in folder.glob("*.json") if p.stem != "gbfs"}
+    return moved_to_helsinki(files) if in_helsinki else files
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from providers.model import FleetSnapshot, ReturnConstraint
+from routing.planner import DEFAULT_MAX_ACCESS_S, DEFAULT_MAX_EGRESS_S
 
 HIETALAHTI = (60.1622, 24.9296)
 KATAJANOKKA = (60.1670, 24.9680)
@@ -243,8 +244,10 @@ def check_answer(
                 _check_rental(leg, snapshots)
                 checked += 1
             if leg["mode"] == "WALK" and len(it["legs"]) > 1:
-                # walks to stops and vehicles are bounded by max_walk_m (1000 m by default)
-                assert leg["duration_s"] <= 1000.0 / 1.33 + 2, "walking is bounded"
+                # walks to stops are bounded by the access/egress time limits (15 min by
+                # default), walks to vehicles by 1000 m (752 s), transfers by 10 min
+                limit_s = max(DEFAULT_MAX_ACCESS_S, DEFAULT_MAX_EGRESS_S, 1000.0 / 1.33)
+                assert leg["duration_s"] <= limit_s + 2, "walking is bounded"
     assert _dominated(doc["itineraries"], arrive_by=arrive_by) == []
     return checked
 

@@ -12,6 +12,7 @@ import yaml
 from pricing.errors import PricingError
 from pricing.policy import (
     MAX_DOCUMENT_BYTES,
+    MAX_VERSION,
     CityWideAverage,
     Policy,
     PolicyError,
@@ -121,6 +122,75 @@ def test_a_version_given_as_a_string_is_not_coerced_to_an_integer():
     err = refused(base(version="1"))
     assert err.field == "version"
     assert "the string '1'" in err.message
+
+
+@pytest.mark.parametrize("version", [2**63, 2**31, -1])
+def test_a_version_outside_one_to_max_version_is_refused_naming_the_field(version):
+    # 2**63 used to reach SQLite, which refused it with an OverflowError (a 500)
+    err = refused(base(version=version))
+    assert err.field == "version"
+    assert str(version) in err.message
+
+
+def test_the_largest_version_is_accepted():
+    assert parse_policy(yaml.safe_dump(base(version=MAX_VERSION))).version == 2**31 - 1
+
+
+def test_a_huge_format_version_is_refused_as_unsupported():
+    assert refused(base(fairtrip_policy=2**63)).field == "fairtrip_policy"
+
+
+@pytest.mark.parametrize(
+    ("name", "position", "code"),
+    [
+        ("Flat\x00fare", 4, "U+0000"),
+        ("\x1b[31mRed\x1b[0m", 0, "U+001B"),
+        ("Cap\x85", 3, "U+0085"),  # C1 control (NEL)
+        ("Fare \u202eeno-tfel", 5, "U+202E"),  # right-to-left override
+        ("Fare \u2066isolate\u2069", 5, "U+2066"),
+        ("two\u2028lines", 3, "U+2028"),
+        ("tab\there", 3, "U+0009"),
+    ],
+)
+def test_a_control_character_in_the_name_is_refused_naming_its_position(name, position, code):
+    err = validate_error(base(name=name))
+    assert err.field == "name"
+    assert code in err.message
+    assert f"position {position}" in err.message
+
+
+def validate_error(doc: dict[str, Any]) -> PolicyError:
+    """The PolicyError of a document given as parsed JSON (strings may hold any character)."""
+    with pytest.raises(PolicyError) as info:
+        parse_policy(json.dumps(doc))
+    return info.value
+
+
+def test_a_lone_surrogate_in_the_name_is_refused():
+    # pydantic refuses it before our check (it cannot be encoded as UTF-8)
+    err = validate_error(base(name="bad \ud800 half"))
+    assert err.field == "name"
+    assert "unicode" in err.message
+
+
+def test_a_raw_escape_character_in_a_yaml_document_is_a_policy_error():
+    # the YAML reader refuses it while the loader is built: that must be a PolicyError too
+    text = yaml.safe_dump(base()).replace("Test policy", "Test\x1bpolicy")
+    err = refused(text)
+    assert "not valid YAML" in str(err)
+
+
+def test_names_with_ordinary_unicode_are_accepted():
+    name = "Keskusta–Espoo: 50 % alennus, \u05e9\u05dc\u05d5\u05dd, \U0001f468\u200d\U0001f469"
+    assert parse_policy(json.dumps(base(name=name))).name == name
+
+
+def test_a_description_keeps_line_breaks_but_not_escapes():
+    ok = parse_policy(json.dumps(base(description="first line\n\tsecond line")))
+    assert ok.description == "first line\n\tsecond line"
+    err = validate_error(base(description="ok\nthen \x1b[2J cleared"))
+    assert err.field == "description"
+    assert "U+001B" in err.message and "position 8" in err.message
 
 
 def test_the_status_quo_id_is_reserved():

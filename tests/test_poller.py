@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from providers.errors import UnknownProviderError, UnsafeUrlError
+from providers.errors import UnknownProviderError
 from providers.fetch import SafeFetcher
 from providers.model import FeedFile, FleetSnapshot, SystemInfo
 from providers.poller import Poller, backoff_delay_s, next_poll_delay_s
@@ -32,6 +32,7 @@ FIXTURES = {
     "hsl": HSL_BIKES,
 }
 NOW_S = 1_780_000_000  # after every fixture's last_updated, so none is "in the future"
+
 
 def discovery_for(directory: Path, base_url: str) -> bytes:
     """The fixture's gbfs.json with every feed URL pointing at `base_url`."""
@@ -322,11 +323,11 @@ async def test_unsafe_feed_url_in_discovery_is_a_provider_failure(
     await running
 
 
-async def test_failing_on_snapshot_counts_as_failure(
-    server: LocalServer, fetcher: SafeFetcher
+async def test_failing_on_snapshot_counts_as_failure_and_its_text_stays_in_the_log(
+    server: LocalServer, fetcher: SafeFetcher, caplog: pytest.LogCaptureFixture
 ) -> None:
     def store_down(snapshot: FleetSnapshot) -> None:
-        raise ConnectionError("store unavailable")
+        raise ConnectionError("store unavailable at /var/run/secret.sock")
 
     sleep = StepSleep()
     poller = make_poller(fetcher, store_down, sleep=sleep)
@@ -335,7 +336,10 @@ async def test_failing_on_snapshot_counts_as_failure(
     await sleep.next()
     status = poller.status("hsl")
     assert status.consecutive_failures == 1
-    assert status.last_error == "ConnectionError: store unavailable"
+    assert status.failing
+    # the status is public: an unexpected error is named by type, its text goes to the log
+    assert status.last_error == "ConnectionError: unexpected error (details in the log)"
+    assert "/var/run/secret.sock" in caplog.text
     assert poller.snapshot("hsl") is None
     await poller.stop()
     await running
@@ -410,10 +414,6 @@ async def test_slow_provider_does_not_delay_another(
 
 async def test_add_remove_status(server: LocalServer, fetcher: SafeFetcher) -> None:
     poller = make_poller(fetcher, Collector())
-    with pytest.raises(UnsafeUrlError, match="scheme"):
-        poller.add("bad", "file:///etc/passwd")
-    with pytest.raises(UnsafeUrlError, match="loopback"):
-        Poller(SafeFetcher(), Collector()).add("local", server.url("/gbfs.json"))
     poller.add("hsl", server.url("/hsl/gbfs.json"))
     assert poller.status("hsl").next_poll_s is None
     poller.remove("hsl")
@@ -437,3 +437,72 @@ async def test_provider_added_while_running_is_polled(
     await poller.stop()
     await running
     assert not poller.running
+
+
+async def test_refused_url_is_registered_with_its_reason_and_never_fetched(
+    server: LocalServer, fetcher: SafeFetcher
+) -> None:
+    sleep = StepSleep()
+    poller = make_poller(fetcher, Collector(), sleep=sleep)
+    poller.add("bad", "file:///etc/passwd")
+    strict = Poller(SafeFetcher(), Collector(), clock=lambda: NOW_S)
+    strict.add("local", server.url("/gbfs.json"))  # loopback, not on this poller's allow list
+    for p, pid, words in ((poller, "bad", "scheme"), (strict, "local", "loopback")):
+        status = p.status(pid)
+        assert status.refused
+        assert status.failing
+        assert status.last_error is not None
+        assert status.last_error.startswith("UnsafeUrlError")
+        assert words in status.last_error
+        assert status.last_error_s == NOW_S
+        assert status.next_poll_s is None
+    running = asyncio.create_task(poller.run())
+    await asyncio.sleep(0.05)
+    assert sleep.delays == []  # no cycle ran for the refused provider
+    assert server.paths() == []
+    # re-registering with a good URL clears the refusal and polls it
+    poller.add("bad", serve_fixture(server, "hsl", FIXTURES["hsl"]))
+    await sleep.next()
+    status = poller.status("bad")
+    assert not status.refused
+    assert not status.failing
+    assert status.last_success_s == NOW_S
+    await poller.stop()
+    await running
+
+
+async def test_url_refused_at_connect_time_is_the_failing_reason() -> None:
+    # 'localhost' passes the syntax check (a name) and resolves to loopback at connect time
+    sleep = StepSleep()
+    async with SafeFetcher(timeout_s=5) as strict:
+        poller = make_poller(strict, Collector(), sleep=sleep)
+        poller.add("sneaky", "http://localhost:9/gbfs.json")
+        running = asyncio.create_task(poller.run())
+        await sleep.next()
+        status = poller.status("sneaky")
+        assert status.failing and not status.refused
+        assert status.last_error is not None
+        assert status.last_error.startswith("UnsafeUrlError")
+        assert "loopback" in status.last_error
+        await poller.stop()
+        await running
+
+
+async def test_a_polled_feed_outside_the_service_area_is_refused_and_the_reason_kept(
+    server: LocalServer, fetcher: SafeFetcher
+) -> None:
+    from providers.service_area import ServiceArea
+
+    helsinki = ServiceArea("Helsinki", 60.14, 24.88, 60.20, 25.00)
+    collect = Collector()
+    sleep = StepSleep()
+    poller = make_poller(fetcher, collect, sleep=sleep, area=helsinki)
+    poller.add("lillestrom", serve_fixture(server, "lillestrom", FIXTURES["lillestrom"]))
+    running = asyncio.create_task(poller.run())
+    await sleep.next()
+    await poller.stop()
+    await running
+    assert collect.snapshots == []  # nothing of Lillestrøm lies in Helsinki
+    reason = poller.status("lillestrom").last_error
+    assert reason is not None
+    assert "Helsinki" in reason

@@ -332,3 +332,52 @@ def test_a_writer_that_dies_before_the_swap_leaves_only_expiring_keys(ns: str) -
     left = namespace_keys(REDIS, ns)
     assert len(left) == 3 and all(0 < REDIS.ttl(k) <= 30 for k in left)
     assert RedisStore(REDIS, namespace=ns).snapshot("p1") is None  # never became current
+
+
+# -- loss: the epoch key ---------------------------------------------------------------------
+def wipe(client: redis.Redis, namespace: str) -> None:
+    """What a Redis restarted without persistence does to us: every key of ours is gone."""
+    keys = namespace_keys(client, namespace)
+    for start in range(0, len(keys), 500):
+        client.delete(*keys[start : start + 500])
+
+
+def test_epoch_is_created_once_shared_by_workers_and_durable(ns: str) -> None:
+    assert REDIS is not None
+    w1 = RedisStore(REDIS, namespace=ns)
+    w2 = RedisStore(REDIS, namespace=ns)
+    assert w1.epoch(create=False) is None
+    token = w1.epoch()
+    assert token and w2.epoch() == token and w1.epoch() == token
+    assert REDIS.ttl(f"{ns}store:epoch") == -1  # no TTL: only a loss removes it
+
+
+def test_epoch_changes_when_the_namespace_is_wiped(ns: str) -> None:
+    assert REDIS is not None
+    store = RedisStore(REDIS, namespace=ns)
+    before = store.epoch()
+    store.put_snapshot(make_snapshot("p1", 5))
+    wipe(REDIS, ns)
+    assert store.epoch(create=False) is None
+    after = store.epoch()
+    assert after is not None and after != before
+
+
+def test_a_wiped_cache_is_not_mistaken_for_the_cached_copy(ns: str) -> None:
+    """After a loss the generation counter restarts and can reach the value a worker cached;
+    the worker must still see what Redis holds now, not its copy of the lost data.
+    """
+    assert REDIS is not None
+    a = RedisStore(REDIS, namespace=ns)
+    b = RedisStore(REDIS, namespace=ns)
+    a.epoch()
+    a.put_snapshot(make_snapshot("old-1", 5, tag="x"))
+    a.put_snapshot(make_snapshot("old-2", 5, tag="x"))
+    assert a.provider_ids() == ["old-1", "old-2"]  # a caches generation 2
+    wipe(REDIS, ns)
+    b.epoch()  # the cache watch re-creates the epoch
+    b.put_snapshot(make_snapshot("new-1", 5, tag="y"))
+    b.put_snapshot(make_snapshot("new-2", 5, tag="y"))  # generation 2 again
+    assert int(REDIS.get(f"{ns}store:generation")) == 2
+    assert a.provider_ids() == ["new-1", "new-2"]
+    assert len(a.nearby_vehicles(*HELSINKI, 3000, limit=100)) == 10

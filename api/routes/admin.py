@@ -1,12 +1,14 @@
 """Admin endpoints: register providers, issue and revoke their API keys.
 
 Every call needs the admin token from settings (`FAIRTRIP_ADMIN_TOKEN`); without one
-configured the admin API is off.
+configured the admin API is off. Accounts and key hashes are written to the durable store
+(SQLite by default), so they survive the availability cache and server restarts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -17,7 +19,12 @@ from api.examples import KEY, KEYS, PROVIDER, created, responses
 from api.provider_schemas import KeyOut, KeysOut, NewProvider, ProviderIdPath, ProviderOut
 from api.state import StateDep
 from providers.accounts import ProviderExistsError, TooManyKeysError, UnknownApiKeyError
-from providers.errors import StoreUnavailableError, UnknownProviderError, UnsafeUrlError
+from providers.errors import (
+    StoreUnavailableError,
+    UnknownProviderError,
+    UnsafeNameError,
+    UnsafeUrlError,
+)
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -30,7 +37,9 @@ def _unknown(provider_id: str) -> ApiError:
 
 def _unavailable(exc: StoreUnavailableError) -> ApiError:
     return ApiError(
-        503, "store_unavailable", str(exc),
+        503,
+        "store_unavailable",
+        str(exc),
         headers={"Retry-After": str(max(1, int(exc.retry_after_s)))},
     )
 
@@ -60,6 +69,8 @@ def create_provider(body: NewProvider, state: StateDep, _admin: AdminDep) -> dic
         raise ApiError(409, "provider_exists", str(exc), field="provider_id") from exc
     except StoreUnavailableError as exc:
         raise _unavailable(exc) from exc
+    except UnsafeNameError as exc:  # a NUL, ESC, bidi override...: named with its position
+        raise ApiError(422, "invalid_name", str(exc), field=exc.field) from exc
     except ValueError as exc:
         raise ApiError(422, "invalid_provider", str(exc)) from exc
     if account.poll_url and fleets.poller is not None:
@@ -72,20 +83,20 @@ def create_provider(body: NewProvider, state: StateDep, _admin: AdminDep) -> dic
     }
 
 
-@router.delete(
-    "/providers/{provider_id}", status_code=204, responses=created(None, 404, *_ADMIN)
-)
+@router.delete("/providers/{provider_id}", status_code=204, responses=created(None, 404, *_ADMIN))
 async def delete_provider(
     provider_id: ProviderIdPath, state: StateDep, _admin: AdminDep
 ) -> Response:
-    """Remove a provider, its keys and its fleet."""
+    """Remove a provider, its keys and its fleet (if it has one)."""
     fleets = state.fleets
     if fleets.accounts.get(provider_id) is None:
         raise _unknown(provider_id)
     try:
         if fleets.poller is not None:
             fleets.poller.remove(provider_id)
-        await asyncio.to_thread(fleets.store.delete_provider, provider_id)
+        # a provider that never pushed, or whose data the cache lost, has no fleet to delete
+        with contextlib.suppress(UnknownProviderError):
+            await asyncio.to_thread(fleets.store.delete_provider, provider_id)
         fleets.accounts.delete_provider(provider_id)
     except StoreUnavailableError as exc:
         raise _unavailable(exc) from exc

@@ -1,4 +1,6 @@
-"""`/health` (the process is up) and `/ready` (the network is loaded; what it covers)."""
+"""`/health` (the process is up) and `/ready` (the network is loaded, what it covers, and
+whether the availability store is healthy).
+"""
 
 from __future__ import annotations
 
@@ -21,11 +23,19 @@ def health() -> dict[str, str]:
 
 @router.get("/ready", response_model=Ready, responses=responses(READY))
 def ready(state: StateDep) -> dict[str, Any]:
-    """The network is loaded: which city, which dates, and the providers' freshness."""
+    """The network is loaded: which city, which dates, the store and the providers' freshness.
+
+    `status` is "degraded", with `reasons`, while the availability store is unreachable or
+    re-seeding after it lost its data, and the answer is still 200. On purpose: the store is
+    shared by every worker and pod, so a non-2xx here would take *all* of them out of the
+    load balancer at once and turn "no shared vehicles for a few seconds" into "no trip
+    planning at all", while each worker can still plan walk + transit and answer from its
+    last good copy. Monitoring should alert on `status`; `GET /health` says only whether the
+    process is up.
+    """
     net = state.network
     m = net.manifest
     body: dict[str, Any] = {
-        "status": "ready",
         "network": {
             "name": net.name,
             "service_dates": net.service_dates,
@@ -37,6 +47,11 @@ def ready(state: StateDep) -> dict[str, Any]:
         },
     }
     body.update(state.fleets.readiness())
+    fleets = state.planning.rental_fleets
+    broken = fleets.broken() if fleets is not None else {}
+    for entry in body["providers"]:  # feeds this worker could not turn into router fleets
+        if entry["provider_id"] in broken:
+            entry["planning_error"] = broken[entry["provider_id"]]
     return body
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Request, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,25 +20,43 @@ from api.errors import ApiError, error_responses
 from api.examples import created, responses
 from api.state import AppState, StateDep
 from pricing.errors import PricingError
-from pricing.policy import PolicyError, parse_policy
+from pricing.names import source_name
+from pricing.policy import MAX_VERSION, PolicyError, parse_policy
 from pricing.policy_store import PolicyExistsError, StoredPolicy, UnknownPolicyError
 
 router = APIRouter(tags=["policies"])
 
 PolicyIdPath = Annotated[
     str,
-    Path(pattern=r"^[a-z0-9-]{3,64}$", description="policy id",
-         openapi_examples={"flat": {"value": "city-wide-average"}}),
+    Path(
+        pattern=r"^[a-z0-9-]{3,64}$",
+        description="policy id",
+        openapi_examples={"flat": {"value": "city-wide-average"}},
+    ),
 ]
 JobIdPath = Annotated[
     str,
-    Path(pattern=r"^[0-9a-f]{16}$", description="evaluation job id",
-         openapi_examples={"job": {"value": "3f9a1c0d5e7b2a44"}}),
+    Path(
+        pattern=r"^[0-9a-f]{16}$",
+        description="evaluation job id",
+        openapi_examples={"job": {"value": "3f9a1c0d5e7b2a44"}},
+    ),
+]
+VersionQuery = Annotated[
+    int | None,
+    Query(ge=1, le=MAX_VERSION, description="policy version (default: the latest)"),
 ]
 _EXAMPLE_JOB = {
-    "job_id": "3f9a1c0d5e7b2a44", "policy_id": "city-wide-average", "version": 1,
-    "compare_with": [], "status": "running", "stage": "routing", "progress": 0.42,
-    "error": None, "created_at": "2026-11-22T10:00:00+00:00", "finished_at": None,
+    "job_id": "3f9a1c0d5e7b2a44",
+    "policy_id": "city-wide-average",
+    "version": 1,
+    "compare_with": [],
+    "status": "running",
+    "stage": "routing",
+    "progress": 0.42,
+    "error": None,
+    "created_at": "2026-11-22T10:00:00+00:00",
+    "finished_at": None,
     "links": {"self": "/evaluations/3f9a1c0d5e7b2a44", "result": None, "report": None},
 }
 
@@ -57,25 +75,36 @@ class ActivateBody(BaseModel):
     """Which version to activate (default: the latest)."""
 
     model_config = ConfigDict(extra="forbid")
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
 
 
 class EvaluateBody(BaseModel):
     """An evaluation request: compare this policy (and others) with the status quo."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
     compare_with: list[Annotated[str, Field(pattern=r"^[a-z0-9-]{3,64}$")]] = Field(
-        default_factory=list, max_length=5,
+        default_factory=list,
+        max_length=5,
         description="other stored policy ids to evaluate side by side (latest versions)",
     )
     demand_csv: str | None = Field(
-        default=None, max_length=4_000_000,
+        default=None,
+        max_length=4_000_000,
         description="OD table as CSV text (zone ids of the demand zones, or coordinates); "
         "default: the network's configured demand",
     )
     max_time_min: float = Field(default=30.0, gt=0, le=180)
     max_price_minor: int = Field(default=300, ge=0, le=10_000_000)
+
+
+def _public_solved(solved: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The activation's solved record as the open API shows it: the demand it was solved on
+    is named by file name (records written by older versions may hold a server path).
+    """
+    if solved is None or not isinstance(solved.get("demand"), str):
+        return solved
+    return {**solved, "demand": source_name(solved["demand"])}
 
 
 def _doc(stored: StoredPolicy) -> dict[str, Any]:
@@ -84,7 +113,7 @@ def _doc(stored: StoredPolicy) -> dict[str, Any]:
         "created_at": stored.created_at,
         "sha256": stored.sha256,
         "active": stored.active,
-        "solved": stored.solved,
+        "solved": _public_solved(stored.solved),
         "versions": list(stored.versions),
         "describe": stored.policy.describe(),
     }
@@ -102,14 +131,22 @@ def _get(state: AppState, policy_id: str, version: int | None = None) -> StoredP
 
 
 @router.post(
-    "/policies", status_code=201, responses=created(_EXAMPLE_POLICY, 400, 401, 403, 409, 413, 422),
-    openapi_extra={"requestBody": {"required": True, "content": {
-        "application/yaml": {"schema": {"type": "string"}},
-        "application/json": {"schema": {"type": "object"}},
-    }}},
+    "/policies",
+    status_code=201,
+    responses=created(_EXAMPLE_POLICY, 400, 401, 403, 409, 413, 422),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/yaml": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "object"}},
+            },
+        }
+    },
 )
-async def create_policy(request: Request, state: StateDep, _admin: AdminDep,
-                        response: Response) -> dict[str, Any]:
+async def create_policy(
+    request: Request, state: StateDep, _admin: AdminDep, response: Response
+) -> dict[str, Any]:
     """Store a policy document (YAML or JSON); 201 once it is durably stored."""
     raw = await request.body()
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -141,11 +178,9 @@ def active_policy(state: StateDep) -> dict[str, Any]:
 
 @router.get("/policies/{policy_id}", responses=responses(_EXAMPLE_POLICY, 404, 422))
 def get_policy(
-    policy_id: PolicyIdPath, state: StateDep, version: int | None = None
+    policy_id: PolicyIdPath, state: StateDep, version: VersionQuery = None
 ) -> dict[str, Any]:
     """One policy (latest version unless `version` is given)."""
-    if version is not None and version < 1:
-        raise ApiError(422, "invalid_request", "version must be >= 1", field="version")
     return _doc(_get(state, policy_id, version))
 
 
@@ -169,8 +204,12 @@ async def activate_policy(
     except PricingError as exc:
         raise ApiError(422, "cannot_solve", str(exc)) from exc
     if pricing.zones is None:
-        raise ApiError(409, "no_zones", "this network has no central/peripheral zone layer "
-                       "configured (FAIRTRIP_POLICY_ZONES): a policy cannot be applied")
+        raise ApiError(
+            409,
+            "no_zones",
+            "this network has no central/peripheral zone layer "
+            "configured (FAIRTRIP_POLICY_ZONES): a policy cannot be applied",
+        )
     result = await asyncio.to_thread(
         pricing.store.activate, stored.policy.id, stored.policy.version, solved=solved
     )
@@ -179,7 +218,8 @@ async def activate_policy(
 
 
 @router.post(
-    "/policies/{policy_id}/deactivate", status_code=204,
+    "/policies/{policy_id}/deactivate",
+    status_code=204,
     responses=created(None, 401, 403, 404, 409, 422),
 )
 async def deactivate_policy(policy_id: PolicyIdPath, state: StateDep, _admin: AdminDep) -> None:
@@ -188,17 +228,23 @@ async def deactivate_policy(policy_id: PolicyIdPath, state: StateDep, _admin: Ad
     _get(state, policy_id)
     current = await asyncio.to_thread(pricing.store.active)
     if current is None or current.policy.id != policy_id:
-        raise ApiError(409, "not_active", f"policy {policy_id!r} is not the active policy",
-                       field="policy_id")
+        raise ApiError(
+            409, "not_active", f"policy {policy_id!r} is not the active policy", field="policy_id"
+        )
     await asyncio.to_thread(pricing.store.deactivate)
     await asyncio.to_thread(pricing.refresh)
 
 
 @router.post(
-    "/policies/{policy_id}/evaluations", status_code=202,
-    responses={202: {"description": "Evaluation queued",
-                     "content": {"application/json": {"example": _EXAMPLE_JOB}}},
-               **created(None, 400, 401, 403, 404, 413, 422)},
+    "/policies/{policy_id}/evaluations",
+    status_code=202,
+    responses={
+        202: {
+            "description": "Evaluation queued",
+            "content": {"application/json": {"example": _EXAMPLE_JOB}},
+        },
+        **created(None, 400, 401, 403, 404, 413, 422),
+    },
 )
 async def evaluate_policy(
     policy_id: PolicyIdPath,
@@ -217,15 +263,18 @@ async def evaluate_policy(
 
         pricing = _pricing(state)
         if pricing.demand_zones_path is None:
-            raise ApiError(422, "no_zones", "no demand zone layer is configured",
-                           field="demand_csv")
+            raise ApiError(
+                422, "no_zones", "no demand zone layer is configured", field="demand_csv"
+            )
         try:
             _, zones = await asyncio.to_thread(pricing._default_demand)
             await asyncio.to_thread(load_demand, demand, zones=zones, source="uploaded CSV")
         except DemandError as exc:
             raise ApiError(422, "invalid_demand", str(exc), field="demand_csv") from exc
     job = _pricing(state).submit(
-        [subject, *others], demand_csv=demand, max_time_min=body.max_time_min,
+        [subject, *others],
+        demand_csv=demand,
+        max_time_min=body.max_time_min,
         max_price_minor=body.max_price_minor,
     )
     response.headers["Location"] = f"/evaluations/{job.job_id}"
@@ -235,8 +284,9 @@ async def evaluate_policy(
 def _job(state: AppState, job_id: str) -> Any:
     job = _pricing(state).jobs.get(job_id)
     if job is None:
-        raise ApiError(404, "unknown_job", f"no evaluation job {job_id!r} on this worker",
-                       field="job_id")
+        raise ApiError(
+            404, "unknown_job", f"no evaluation job {job_id!r} on this worker", field="job_id"
+        )
     return job
 
 
@@ -251,15 +301,21 @@ def evaluation_result(job_id: JobIdPath, state: StateDep) -> dict[str, Any]:
     """The evaluation document (JSON), once the job is done."""
     job = _job(state, job_id)
     if job.status != "done" or job.result is None:
-        raise ApiError(409, "not_ready", f"evaluation {job_id} is {job.status}"
-                       + (f": {job.error}" if job.error else ""))
+        raise ApiError(
+            409,
+            "not_ready",
+            f"evaluation {job_id} is {job.status}" + (f": {job.error}" if job.error else ""),
+        )
     return job.result
 
 
 @router.get(
-    "/evaluations/{job_id}/report", response_model=None,
-    responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}},
-               **error_responses(404, 409, 422)},
+    "/evaluations/{job_id}/report",
+    response_model=None,
+    responses={
+        200: {"content": {"text/html": {"schema": {"type": "string"}}}},
+        **error_responses(404, 409, 422),
+    },
 )
 def evaluation_report(job_id: JobIdPath, state: StateDep) -> HTMLResponse:
     """The evaluation as a self-contained HTML report (opens offline)."""

@@ -27,7 +27,12 @@ from api.provider_schemas import (
 )
 from api.state import AppState, StateDep
 from providers.accounts import ProviderAccount
-from providers.errors import FeedError, StoreUnavailableError, UnknownProviderError
+from providers.errors import (
+    FeedError,
+    OutsideServiceAreaError,
+    StoreUnavailableError,
+    UnknownProviderError,
+)
 from providers.gbfs import GBFS_FILES, merge_file, parse_feed
 from providers.gbfs.jsonload import load_json
 from providers.model import FleetSnapshot
@@ -81,7 +86,8 @@ FILE_BODY: dict[str, Any] = {
 
 
 def _feed_error(exc: FeedError) -> ApiError:
-    return ApiError(422, "invalid_feed", str(exc), field=f"{exc.file}{exc.path}")
+    code = "outside_service_area" if isinstance(exc, OutsideServiceAreaError) else "invalid_feed"
+    return ApiError(422, code, str(exc), field=f"{exc.file}{exc.path}")
 
 
 def split_envelope(raw: bytes) -> dict[str, bytes]:
@@ -100,8 +106,9 @@ def split_envelope(raw: bytes) -> dict[str, bytes]:
     unknown = sorted(set(files) - set(GBFS_FILES) - {"gbfs", "manifest"})
     if unknown:
         raise FeedError(
-            "request", f"/files/{unknown[0]}", f"not a GBFS file name; expected one of "
-            f"{', '.join(sorted(GBFS_FILES))}"
+            "request",
+            f"/files/{unknown[0]}",
+            f"not a GBFS file name; expected one of {', '.join(sorted(GBFS_FILES))}",
         )
     # re-encode each document as the bytes a feed would carry; the parser reads them exactly
     return {
@@ -129,6 +136,7 @@ async def _store(state: AppState, snapshot: FleetSnapshot) -> PushResult:
         stations=len(snapshot.stations),
         files=sorted(f.name for f in snapshot.feeds),
         received_at_s=received,
+        warnings=list(snapshot.warnings),
     )
 
 
@@ -152,7 +160,12 @@ async def push_snapshot(
     try:
         files = split_envelope(raw)
         snapshot = await asyncio.to_thread(
-            parse_feed, provider_id, files, received_at_s=int(time.time()), source="push"
+            parse_feed,
+            provider_id,
+            files,
+            received_at_s=int(time.time()),
+            source="push",
+            area=state.fleets.area,
         )
     except FeedError as exc:
         raise _feed_error(exc) from exc
@@ -175,31 +188,62 @@ async def push_file(
     """Replace one GBFS file of the provider's stored snapshot (e.g. `vehicle_status`)."""
     if file not in GBFS_FILES:
         raise ApiError(
-            404, "unknown_gbfs_file", f"{file!r} is not a GBFS file this server accepts",
+            404,
+            "unknown_gbfs_file",
+            f"{file!r} is not a GBFS file this server accepts",
             field="file",
         )
     current = await asyncio.to_thread(state.fleets.store.snapshot, provider_id)
     if current is None:
         raise ApiError(
-            409, "no_snapshot", f"provider {provider_id!r} has no snapshot yet; push the "
-            "whole feed to /providers/{provider_id}/gbfs first"
+            409,
+            "no_snapshot",
+            f"provider {provider_id!r} has no snapshot yet; push the "
+            "whole feed to /providers/{provider_id}/gbfs first",
         )
     raw = await request.body()
     try:
         snapshot = await asyncio.to_thread(
-            merge_file, current, file, raw, received_at_s=int(time.time())
+            merge_file, current, file, raw, received_at_s=int(time.time()), area=state.fleets.area
         )
     except FeedError as exc:
         raise _feed_error(exc) from exc
     return await _store(state, snapshot)
 
 
+def _poll_error(state: AppState, provider_id: str) -> dict[str, Any] | None:
+    """Why polling this provider fails now (None when it is not polled or doing fine)."""
+    poller = state.fleets.poller
+    if poller is None:
+        return None
+    try:
+        st = poller.status(provider_id)
+    except UnknownProviderError:
+        return None
+    if not st.failing or st.last_error is None:
+        return None
+    return {
+        "reason": st.last_error,
+        "at_s": st.last_error_s,
+        "consecutive_failures": st.consecutive_failures,
+        "refused": st.refused,
+    }
+
+
 def _status(state: AppState, provider_id: str) -> dict[str, Any]:
+    poll_error = _poll_error(state, provider_id)
     try:
         st = state.fleets.store.status(provider_id, int(time.time()))
     except UnknownProviderError:
+        lost = _data_lost(state, provider_id)
+        if lost is not None:
+            return lost
+        why = f"; its last poll failed: {poll_error['reason']}" if poll_error else ""
         raise ApiError(
-            404, "unknown_provider", f"no data for provider {provider_id!r}", field="provider_id"
+            404,
+            "unknown_provider",
+            f"no data for provider {provider_id!r}{why}",
+            field="provider_id",
         ) from None
     try:
         account = state.fleets.accounts.get(provider_id)
@@ -215,7 +259,39 @@ def _status(state: AppState, provider_id: str) -> dict[str, Any]:
         "vehicles": st.vehicles,
         "stations": st.stations,
         "files": [dataclasses.asdict(f) for f in st.files],
+        "poll_error": poll_error,
+        "warnings": _last_warnings(state, provider_id),
     }
+
+
+def _data_lost(state: AppState, provider_id: str) -> dict[str, Any] | None:
+    """The status of a provider whose data the availability cache lost, or None."""
+    try:
+        account = state.fleets.accounts.get(provider_id)
+    except StoreUnavailableError:
+        return None
+    lost_at = state.fleets.data_lost_at(account) if account is not None else None
+    if account is None or lost_at is None:
+        return None
+    return {
+        "provider_id": provider_id,
+        "name": account.name,
+        "source": None,
+        "gbfs_version": None,
+        "age_s": None,
+        "stale": True,
+        "vehicles": 0,
+        "stations": 0,
+        "files": [],
+        "data_lost": True,
+        "lost_at_s": lost_at,
+    }
+
+
+def _last_warnings(state: AppState, provider_id: str) -> list[str]:
+    """The warnings kept on the provider's current snapshot (its last push or poll)."""
+    snapshot = state.fleets.store.snapshot(provider_id)
+    return list(snapshot.warnings) if snapshot is not None else []
 
 
 @router.get(
@@ -249,23 +325,28 @@ def list_providers(state: StateDep) -> dict[str, Any]:
     out = []
     try:
         accounts = state.fleets.accounts.list()
-    except StoreUnavailableError:  # Redis down: list what the last good copy holds
-        accounts = [
-            ProviderAccount(pid, pid, None, 0) for pid in state.fleets.store.provider_ids()
-        ]
+    except StoreUnavailableError:  # accounts unreadable: list what the last good copy holds
+        accounts = [ProviderAccount(pid, pid, None, 0) for pid in state.fleets.store.provider_ids()]
     for account in accounts:
         entry: dict[str, Any] = {
             "provider_id": account.provider_id,
             "name": account.name,
             "polled": account.poll_url is not None,
+            "poll_error": _poll_error(state, account.provider_id),
         }
         try:
             st = state.fleets.store.status(account.provider_id, now)
         except UnknownProviderError:
-            pass
+            lost_at = state.fleets.data_lost_at(account)
+            if lost_at is not None:
+                entry.update(data_lost=True, lost_at_s=lost_at)
         else:
-            entry.update(source=st.source, stale=st.stale, age_s=st.age_s,
-                         vehicles=st.vehicles, stations=st.stations)
+            entry.update(
+                source=st.source,
+                stale=st.stale,
+                age_s=st.age_s,
+                vehicles=st.vehicles,
+                stations=st.stations,
+            )
         out.append(entry)
     return {"providers": out}
-

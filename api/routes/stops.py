@@ -50,9 +50,7 @@ def stops_near(q: Annotated[StopsQuery, Query()], state: StateDep) -> dict[str, 
     responses=responses(DEPARTURES, 404, 422),
 )
 def departures(
-    stop_id: Annotated[
-        str, Path(max_length=256, description="GTFS stop_id", examples=["1040408"])
-    ],
+    stop_id: Annotated[str, Path(max_length=256, description="GTFS stop_id", examples=["1040408"])],
     q: Annotated[DeparturesQuery, Query()],
     state: StateDep,
 ) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from providers.gbfs.timestamps import read_timestamp
 from providers.gbfs.values import (
     MAX_LAT,
     MAX_LON,
+    MAX_SPEED_KPH,
     Loc,
     as_array,
     as_object,
@@ -80,7 +81,9 @@ def parse_rule(item: object, loc: Loc, dialect: Dialect) -> GeofencingRule:
         ride_start_allowed=start,
         ride_end_allowed=end,
         ride_through_allowed=through,
-        maximum_speed_kph=get_int(rule, "maximum_speed_kph", loc, required=False),
+        maximum_speed_kph=get_int(
+            rule, "maximum_speed_kph", loc, required=False, maximum=MAX_SPEED_KPH
+        ),
         station_parking=get_bool(rule, "station_parking", loc, required=False),
     )
 

@@ -38,8 +38,12 @@ from providers.gbfs.values import (
 )
 from providers.model import PriceSegment, PricingPlan
 
-#: Largest amount accepted, in major units (a price above a million is a unit error).
+#: Largest amount accepted, in major units (a price above a million is a unit error); its
+#: minor units fit an int64 with room to spare, whatever the currency's exponent.
 MAX_MAJOR_UNITS: Final = Decimal(1_000_000)
+#: Largest `start`, `end` or `interval` of a price segment, in km or minutes (a million
+#: minutes is two years: beyond any rental).
+MAX_SEGMENT_UNITS: Final = 1_000_000
 
 _DECIMAL_STRING = re.compile(r"-?\d{1,12}(?:\.\d{1,12})?")
 
@@ -94,7 +98,7 @@ def _segments(
         seg_loc = loc.at(key).at(i)
         seg = as_object(item, seg_loc)
         check_fields(seg, PRICE_SEGMENT, seg_loc)
-        start = get_int(seg, "start", seg_loc)
+        start = get_int(seg, "start", seg_loc, maximum=MAX_SEGMENT_UNITS)
         assert start is not None
         if "rate" not in seg:
             raise seg_loc.at("rate").error("missing required field 'rate'")
@@ -106,8 +110,8 @@ def _segments(
         interval_value = seg["interval"]
         if isinstance(interval_value, Decimal) and interval_value == interval_value.to_integral():
             interval_value = int(interval_value)  # 3.0 types it as number; 5.0 is 5
-        interval = to_int(interval_value, seg_loc.at("interval"))
-        end = get_int(seg, "end", seg_loc, required=False)
+        interval = to_int(interval_value, seg_loc.at("interval"), maximum=MAX_SEGMENT_UNITS)
+        end = get_int(seg, "end", seg_loc, required=False, maximum=MAX_SEGMENT_UNITS)
         if end is not None and end <= start:
             raise seg_loc.at("end").error(f"end {end} must be greater than start {start}")
         out.append(PriceSegment(start=start, rate_minor=rate, interval=interval, end=end))

@@ -11,7 +11,11 @@ error):
   warning (its status, if any, is then dropped as dangling, see `snapshot`);
 - a station whose `name` is null or empty is named by its `station_id`;
 - integer ids (some 1.x feeds publish `"station_id": 72`) are read as strings;
-- null optional fields count as absent, and booleans may be 0/1.
+- null optional fields count as absent.
+
+The integers 0/1 for booleans are read in every version (with a warning outside 1.x, see
+`values.get_bool`). Counts are bounded by `values.MAX_STATION_COUNT`, ranges by
+`values.MAX_RANGE_M`, every other integer by int32.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from providers.gbfs.fields import (
 )
 from providers.gbfs.timestamps import read_last_reported
 from providers.gbfs.values import (
+    MAX_RANGE_M,
+    MAX_STATION_COUNT,
     Loc,
     as_array,
     as_object,
@@ -44,6 +50,7 @@ from providers.gbfs.values import (
     get_str_list,
     get_text,
     present,
+    to_int,
     unique_id,
 )
 from providers.model import (
@@ -59,6 +66,8 @@ from providers.model import (
 )
 
 logger = logging.getLogger(__name__)
+#: Highest life-cycle emission per km accepted (a heavy car emits a few hundred g/km).
+MAX_G_CO2_KM = 100_000
 _E = TypeVar("_E", FormFactor, Propulsion, ReturnConstraint)
 
 #: 2.x's `scooter` is 3.0's `scooter_standing` (the spec's own mapping).
@@ -168,7 +177,11 @@ def parse_vehicle_types(
         unique_id(seen, type_id, t_loc.at("vehicle_type_id"), "vehicle_type_id")
         propulsion = _enum(Propulsion, propulsion_name, t_loc.at("propulsion_type"))
         max_range = get_number(
-            vt, "max_range_meters", t_loc, required=propulsion is not Propulsion.HUMAN
+            vt,
+            "max_range_meters",
+            t_loc,
+            required=propulsion is not Propulsion.HUMAN,
+            maximum=MAX_RANGE_M,
         )
         constraint = get_str(vt, "return_constraint", t_loc, required=False)
         out.append(
@@ -187,7 +200,7 @@ def parse_vehicle_types(
                     vt, "default_pricing_plan_id", t_loc, required=False
                 ),
                 pricing_plan_ids=get_str_list(vt, "pricing_plan_ids", t_loc, required=False) or (),
-                g_co2_km=get_int(vt, "g_CO2_km", t_loc, required=False),
+                g_co2_km=get_int(vt, "g_CO2_km", t_loc, required=False, maximum=MAX_G_CO2_KM),
             )
         )
     return tuple(out)
@@ -218,13 +231,21 @@ def parse_stations(data: Mapping[str, Any], loc: Loc, dialect: Dialect) -> tuple
             name = get_text(st, "name", s_loc, localized=dialect.v3)
         position = get_lat_lon(st, s_loc)
         assert name is not None and position is not None
+        _check_type_capacities(st, s_loc, dialect)
         out.append(
             Station(
                 id=station_id,
                 name=name,
                 lat=position[0],
                 lon=position[1],
-                capacity=get_int(st, "capacity", s_loc, required=False, allow_null=legacy),
+                capacity=get_int(
+                    st,
+                    "capacity",
+                    s_loc,
+                    required=False,
+                    allow_null=legacy,
+                    maximum=MAX_STATION_COUNT,
+                ),
                 is_virtual=bool(
                     get_bool(st, "is_virtual_station", s_loc, required=False, legacy=legacy)
                 ),
@@ -232,6 +253,36 @@ def parse_stations(data: Mapping[str, Any], loc: Loc, dialect: Dialect) -> tuple
             )
         )
     return tuple(out)
+
+
+def _check_type_capacities(st: Mapping[str, Any], loc: Loc, dialect: Dialect) -> None:
+    """Per-type capacities of a station: not modelled, but typed and bounded like counts.
+
+    2.x publishes objects (`vehicle_capacity`, `vehicle_type_capacity`: type id -> count),
+    3.0 arrays of `{vehicle_type_id(s), count}`; 1.x has neither (and is read tolerantly).
+    """
+    if dialect.legacy:
+        return
+    if not dialect.v3:
+        for key in ("vehicle_capacity", "vehicle_type_capacity"):
+            if not present(st, key, loc, required=False, allow_null=False, expected="object"):
+                continue
+            c_loc = loc.at(key)
+            for type_id, count in as_object(st[key], c_loc).items():
+                to_int(count, c_loc.at(type_id), maximum=MAX_STATION_COUNT)
+        return
+    for key, fields in (
+        ("vehicle_types_capacity", TYPES_COUNT),
+        ("vehicle_docks_capacity", TYPES_COUNT),
+    ):
+        if not present(st, key, loc, required=False, allow_null=False, expected="array"):
+            continue
+        a_loc = loc.at(key)
+        for j, item in enumerate(as_array(st[key], a_loc, max_items=1_000)):
+            entry = as_object(item, a_loc.at(j))
+            check_fields(entry, fields, a_loc.at(j))
+            get_str_list(entry, "vehicle_type_ids", a_loc.at(j))
+            get_int(entry, "count", a_loc.at(j), maximum=MAX_STATION_COUNT)
 
 
 def _type_counts(st: Mapping[str, Any], loc: Loc, dialect: Dialect) -> tuple[tuple[str, int], ...]:
@@ -251,7 +302,7 @@ def _type_counts(st: Mapping[str, Any], loc: Loc, dialect: Dialect) -> tuple[tup
         entry = as_object(item, e_loc)
         check_fields(entry, TYPE_COUNT, e_loc)
         type_id = get_str(entry, "vehicle_type_id", e_loc)
-        count = get_int(entry, "count", e_loc)
+        count = get_int(entry, "count", e_loc, maximum=MAX_STATION_COUNT)
         assert type_id is not None and count is not None
         out.append((type_id, count))
     return tuple(out)
@@ -276,7 +327,7 @@ def _dock_counts(
         entry = as_object(item, e_loc)
         check_fields(entry, TYPES_COUNT, e_loc)
         type_ids = get_str_list(entry, "vehicle_type_ids", e_loc)
-        count = get_int(entry, "count", e_loc)
+        count = get_int(entry, "count", e_loc, maximum=MAX_STATION_COUNT)
         assert type_ids is not None and count is not None
         out.append((type_ids, count))
     return tuple(out)
@@ -302,7 +353,10 @@ def parse_station_status(
             logger.warning("GBFS 1.x %s: status without station_id dropped", s_loc.path)
             continue
         unique_id(seen, station_id, s_loc.at("station_id"), "station_id")
-        available = get_int(st, count_key, s_loc)
+        available = get_int(st, count_key, s_loc, maximum=MAX_STATION_COUNT)
+        disabled_key = "num_vehicles_disabled" if dialect.v3 else "num_bikes_disabled"
+        for key in (disabled_key, "num_docks_disabled"):  # not modelled, but bounded
+            get_int(st, key, s_loc, required=False, allow_null=legacy, maximum=MAX_STATION_COUNT)
         flags = [
             get_bool(st, k, s_loc, legacy=legacy)
             for k in ("is_installed", "is_renting", "is_returning")
@@ -325,7 +379,12 @@ def parse_station_status(
                 is_renting=bool(flags[1]),
                 is_returning=bool(flags[2]),
                 num_docks_available=get_int(
-                    st, "num_docks_available", s_loc, required=False, allow_null=legacy
+                    st,
+                    "num_docks_available",
+                    s_loc,
+                    required=False,
+                    allow_null=legacy,
+                    maximum=MAX_STATION_COUNT,
                 ),
                 vehicle_types_available=_type_counts(st, s_loc, dialect),
                 vehicle_docks_available=_dock_counts(st, s_loc, dialect),
@@ -380,7 +439,12 @@ def parse_vehicles(
                 is_reserved=bool(flags[0]),
                 is_disabled=bool(flags[1]),
                 current_range_m=get_number(
-                    vh, "current_range_meters", v_loc, required=False, allow_null=legacy
+                    vh,
+                    "current_range_meters",
+                    v_loc,
+                    required=False,
+                    allow_null=legacy,
+                    maximum=MAX_RANGE_M,
                 ),
                 current_fuel_percent=get_number(
                     vh,

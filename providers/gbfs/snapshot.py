@@ -20,6 +20,25 @@ same rules:
   snapshot then carries one implied type, `IMPLIED_VEHICLE_TYPE_ID`, and every vehicle
   names it. With `vehicle_types`, every vehicle must name its type, and a motorised one
   must report `current_range_meters` (2.x/3.0 spec).
+
+Bounds at the door (issue 11): every count is an integer in 0..`MAX_STATION_COUNT` and every
+other integer fits int32 (`values`); positions are checked against the server's
+`ServiceArea` when the caller gives one:
+
+- a station or free-floating vehicle outside the area is left out, with a warning naming
+  it; statuses of a left-out station and vehicles docked there go with it; the ids of
+  left-out stations are kept on the snapshot so a later `station_status` push naming them
+  is not a dangling reference;
+- a feed with stations or vehicles of which not one lies inside is refused
+  (`OutsideServiceAreaError`, naming the area): it is another city's feed, or a unit error.
+
+Counts above a station's `capacity` are accepted as published, with a warning, not refused.
+`capacity` is "docking points installed"; but a valet station (`is_valet_station`, 2.1+)
+takes vehicles beyond its docks, a virtual station's capacity is a parking estimate, and
+real feeds get it wrong the other way (Lillestrøm bysykkel's 2.2 feed publishes capacities
+1..6 at stations holding 6..12 bikes, so the capacity, not the count, is the wrong number).
+The count is what riders rent from, it is bounded by `MAX_STATION_COUNT` whatever the
+capacity says, and so it cannot hurt the router; refusing it would refuse a real feed.
 """
 
 from __future__ import annotations
@@ -30,7 +49,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from providers.errors import FeedError
+from providers.errors import FeedError, OutsideServiceAreaError
 from providers.gbfs.envelope import Dialect, Envelope, read_envelope
 from providers.gbfs.geofencing import TypeRefs, parse_geofencing, rule_type_refs
 from providers.gbfs.pricing import parse_plans
@@ -41,7 +60,7 @@ from providers.gbfs.records import (
     parse_vehicle_types,
     parse_vehicles,
 )
-from providers.gbfs.values import Loc
+from providers.gbfs.values import Loc, Notes
 from providers.model import (
     FeedFile,
     FleetSnapshot,
@@ -55,6 +74,7 @@ from providers.model import (
     Vehicle,
     VehicleType,
 )
+from providers.service_area import ServiceArea
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +125,10 @@ class _Parts:
     vehicles: tuple[Vehicle, ...] | None = None
     geofencing: Geofencing | None = None
     geofencing_refs: TypeRefs = ()
+    #: stations left out for lying outside the service area (by an earlier push, in a merge)
+    outside_station_ids: tuple[str, ...] = ()
+    #: warnings found while reading the files and assembling them
+    notes: Notes = dataclasses.field(default_factory=Notes)
 
     @property
     def vehicles_file(self) -> str:
@@ -133,9 +157,9 @@ def _check_file_in_version(name: str, dialect: Dialect) -> None:
         )
 
 
-def _read_part(env: Envelope, received_at_s: int) -> dict[str, object]:
-    """Parse one file's data into the `_Parts` fields it fills."""
-    loc = Loc(env.name, "/data")
+def _read_part(env: Envelope, received_at_s: int, notes: Notes) -> dict[str, object]:
+    """Parse one file's data into the `_Parts` fields it fills (warnings into `notes`)."""
+    loc = Loc(env.name, "/data", notes)
     dialect = env.dialect
     match env.name:
         case "system_information":
@@ -145,7 +169,8 @@ def _read_part(env: Envelope, received_at_s: int) -> dict[str, object]:
         case "system_pricing_plans":
             return {"plans": parse_plans(env.data, loc, dialect)}
         case "station_information":
-            return {"stations": parse_stations(env.data, loc, dialect)}
+            # a new station list is judged afresh against the area
+            return {"stations": parse_stations(env.data, loc, dialect), "outside_station_ids": ()}
         case "station_status":
             return {
                 "station_status": parse_station_status(
@@ -214,11 +239,19 @@ def _check_type_plans(types: tuple[VehicleType, ...], plan_ids: set[str]) -> Non
 
 def _check_status(parts: _Parts, type_ids: set[str] | None) -> tuple[StationStatus, ...]:
     """Statuses with known stations and types (1.x: dangling statuses dropped)."""
-    station_ids = {s.id for s in parts.stations or ()}
-    base = Loc("station_status", "/data/stations")
+    stations = {s.id: s for s in parts.stations or ()}
+    outside = set(parts.outside_station_ids)
+    base = Loc("station_status", "/data/stations", parts.notes)
     kept: list[StationStatus] = []
     for i, status in enumerate(parts.station_status or ()):
-        if status.station_id not in station_ids:
+        if status.station_id in outside and status.station_id not in stations:
+            base.at(i).at("station_id").warn(
+                "outside-area",
+                f"status of station {status.station_id!r}, which lies outside the service "
+                "area, left out",
+            )
+            continue
+        if status.station_id not in stations:
             if parts.dialect.legacy:
                 logger.warning("GBFS 1.x status for unknown station %r dropped", status.station_id)
                 continue
@@ -235,8 +268,33 @@ def _check_status(parts: _Parts, type_ids: set[str] | None) -> tuple[StationStat
             for k, type_id in enumerate(dock_types):
                 d_loc = base.at(i).at("vehicle_docks_available").at(j)
                 _check_type(type_id, type_ids, d_loc.at("vehicle_type_ids").at(k))
+        _warn_over_capacity(
+            status,
+            stations[status.station_id],
+            base.at(i),
+            count_key="num_vehicles_available" if parts.dialect.v3 else "num_bikes_available",
+        )
         kept.append(status)
     return tuple(kept)
+
+
+def _warn_over_capacity(
+    status: StationStatus, station: Station, loc: Loc, *, count_key: str
+) -> None:
+    """Counts above the station's capacity: kept as published, with a warning (module doc)."""
+    capacity = station.capacity
+    if capacity is None:
+        return
+    for key, count, what in (
+        (count_key, status.num_vehicles_available, "vehicles available"),
+        ("num_docks_available", status.num_docks_available, "docks available"),
+    ):
+        if count is not None and count > capacity:
+            loc.at(key).warn(
+                "over-capacity",
+                f"{count} {what} at station {station.id!r} whose capacity is {capacity} "
+                "(kept as published)",
+            )
 
 
 def _check_type(type_id: str, type_ids: set[str] | None, loc: Loc) -> None:
@@ -251,10 +309,20 @@ def _check_vehicles(
 ) -> tuple[Vehicle, ...]:
     """Vehicles with known stations, types and plans; typeless feeds get the implied type."""
     station_ids = {s.id for s in parts.stations or ()}
-    base = Loc(parts.vehicles_file, "/data/vehicles" if parts.dialect.v3 else "/data/bikes")
+    outside = set(parts.outside_station_ids) - station_ids
+    base = Loc(
+        parts.vehicles_file, "/data/vehicles" if parts.dialect.v3 else "/data/bikes", parts.notes
+    )
     out: list[Vehicle] = []
     for i, vehicle in enumerate(parts.vehicles or ()):
         v_loc = base.at(i)
+        if vehicle.station_id in outside:
+            v_loc.at("station_id").warn(
+                "outside-area",
+                f"vehicle {vehicle.id!r} at station {vehicle.station_id!r}, which lies outside "
+                "the service area, left out",
+            )
+            continue
         if vehicle.station_id is not None and vehicle.station_id not in station_ids:
             raise v_loc.at("station_id").error(
                 f"unknown station {vehicle.station_id!r} (not in station_information)"
@@ -288,8 +356,10 @@ def _check_vehicles(
     return tuple(out)
 
 
-def _assemble(parts: _Parts, provider_id: str, source: str) -> FleetSnapshot:
-    """Cross-check the parts and build the immutable snapshot."""
+def _assemble(
+    parts: _Parts, provider_id: str, source: str, area: ServiceArea | None
+) -> FleetSnapshot:
+    """Cross-check the parts, keep what lies in `area` (when given), build the snapshot."""
     _require_files(parts)
     plan_ids = {p.id for p in parts.plans or ()}
     explicit = parts.vehicle_types
@@ -303,6 +373,12 @@ def _assemble(parts: _Parts, provider_id: str, source: str) -> FleetSnapshot:
     if parts.geofencing is not None and type_ids is not None:
         for loc, type_id in parts.geofencing_refs:
             _check_type(type_id, type_ids, loc)
+    stations = parts.stations or ()
+    outside_ids = parts.outside_station_ids
+    if area is not None:
+        stations, statuses, vehicles, outside_ids = _within_area(
+            parts, area, stations, statuses, vehicles
+        )
     if explicit is not None:
         vehicle_types = explicit
     elif parts.stations or parts.vehicles:
@@ -315,13 +391,72 @@ def _assemble(parts: _Parts, provider_id: str, source: str) -> FleetSnapshot:
         system=parts.system,
         feeds=tuple(parts.feeds[name] for name in FILE_ORDER if name in parts.feeds),
         vehicle_types=vehicle_types,
-        stations=parts.stations or (),
+        stations=stations,
         station_status=statuses,
         vehicles=vehicles,
         pricing_plans=parts.plans or (),
         geofencing=parts.geofencing or Geofencing(),
         source=source,
+        warnings=parts.notes.messages(),
+        outside_station_ids=outside_ids,
     )
+
+
+def _within_area(
+    parts: _Parts,
+    area: ServiceArea,
+    stations: tuple[Station, ...],
+    statuses: tuple[StationStatus, ...],
+    vehicles: tuple[Vehicle, ...],
+) -> tuple[tuple[Station, ...], tuple[StationStatus, ...], tuple[Vehicle, ...], tuple[str, ...]]:
+    """Stations, statuses and vehicles inside `area`, and the ids of all left-out stations.
+
+    Each left-out station or vehicle is one warning. Raises `OutsideServiceAreaError` when
+    the snapshot has stations or vehicles and not one of them is inside (module doc).
+    """
+    notes = parts.notes
+    inside_stations: list[Station] = []
+    dropped: list[str] = []
+    for station in stations:
+        if area.contains(station.lat, station.lon):
+            inside_stations.append(station)
+            continue
+        dropped.append(station.id)
+        notes.add(
+            f"station_information: station {station.id!r} at {station.lat:.5f}, "
+            f"{station.lon:.5f} lies outside the service area {area.describe()}; left out"
+        )
+    gone = set(dropped)
+    inside_vehicles: list[Vehicle] = []
+    for vehicle in vehicles:
+        if vehicle.lat is not None and vehicle.lon is not None:
+            if area.contains(vehicle.lat, vehicle.lon):
+                inside_vehicles.append(vehicle)
+                continue
+            where = f"at {vehicle.lat:.5f}, {vehicle.lon:.5f}"
+        elif vehicle.station_id in gone:
+            where = f"at station {vehicle.station_id!r}"
+        else:
+            inside_vehicles.append(vehicle)
+            continue
+        notes.add(
+            f"{parts.vehicles_file}: vehicle {vehicle.id!r} {where} lies outside the service "
+            f"area {area.describe()}; left out"
+        )
+    if (stations or vehicles) and not (inside_stations or inside_vehicles):
+        if stations:
+            first = stations[0]
+            file, path = "station_information", "/data/stations"
+            example = f"station {first.id!r} at {first.lat:.5f}, {first.lon:.5f}"
+        else:
+            first_vehicle = vehicles[0]
+            file = parts.vehicles_file
+            path = "/data/vehicles" if parts.dialect.v3 else "/data/bikes"
+            example = f"vehicle {first_vehicle.id!r} at {first_vehicle.lat}, {first_vehicle.lon}"
+        raise OutsideServiceAreaError(file, path, area.describe(), example)
+    kept_statuses = tuple(s for s in statuses if s.station_id not in gone)
+    outside_ids = tuple(dict.fromkeys((*parts.outside_station_ids, *dropped)))
+    return tuple(inside_stations), kept_statuses, tuple(inside_vehicles), outside_ids
 
 
 def parse_feed(
@@ -330,8 +465,12 @@ def parse_feed(
     *,
     received_at_s: int,
     source: str = "push",
+    area: ServiceArea | None = None,
 ) -> FleetSnapshot:
     """Parse a whole GBFS feed (file name without `.json` -> raw bytes) into a snapshot.
+
+    With `area`, stations and vehicles outside it are left out (each named in the
+    snapshot's `warnings`) and a feed with none inside is refused (module doc).
 
     Raises
     ------
@@ -356,18 +495,20 @@ def parse_feed(
             )
     for name in envelopes:
         _check_file_in_version(name, dialect)
+    notes = Notes()
     values: dict[str, object] = {}
     for env in envelopes.values():
-        values.update(_read_part(env, received_at_s))
+        values.update(_read_part(env, received_at_s, notes))
     system = values.pop("system")
     assert isinstance(system, SystemInfo)
     parts = _Parts(
         dialect=dialect,
         system=system,
         feeds={name: _freshness(env, received_at_s) for name, env in envelopes.items()},
+        notes=notes,
     )
     parts = dataclasses.replace(parts, **values)  # type: ignore[arg-type]
-    return _assemble(parts, provider_id, source)
+    return _assemble(parts, provider_id, source, area)
 
 
 def _parts_of(snapshot: FleetSnapshot) -> _Parts:
@@ -388,11 +529,17 @@ def _parts_of(snapshot: FleetSnapshot) -> _Parts:
         vehicles=vehicles if has & {"vehicle_status", "free_bike_status"} else None,
         geofencing=snapshot.geofencing if "geofencing_zones" in has else None,
         geofencing_refs=rule_type_refs(snapshot.geofencing, Dialect(snapshot.gbfs_version)),
+        outside_station_ids=snapshot.outside_station_ids,
     )
 
 
 def merge_file(
-    snapshot: FleetSnapshot, name: str, raw: bytes, *, received_at_s: int
+    snapshot: FleetSnapshot,
+    name: str,
+    raw: bytes,
+    *,
+    received_at_s: int,
+    area: ServiceArea | None = None,
 ) -> FleetSnapshot:
     """Replace one file of a stored snapshot, cross-checked against the rest; a new snapshot.
 
@@ -406,7 +553,7 @@ def merge_file(
     )
     parts = _parts_of(snapshot)
     _check_file_in_version(name, parts.dialect)
-    values = _read_part(env, received_at_s)
+    values = _read_part(env, received_at_s, parts.notes)
     system = values.get("system")
     if isinstance(system, SystemInfo) and system.system_id != snapshot.system.system_id:
         raise FeedError(
@@ -419,9 +566,9 @@ def merge_file(
         parts, feeds={**parts.feeds, name: _freshness(env, received_at_s)}, **values
     )  # type: ignore[arg-type]
     try:
-        return _assemble(parts, snapshot.provider_id, snapshot.source)
+        return _assemble(parts, snapshot.provider_id, snapshot.source, area)
     except FeedError as exc:
-        if exc.file == name:
+        if exc.file == name or isinstance(exc, OutsideServiceAreaError):
             raise
         raise FeedError(
             name, "", f"conflicts with the stored {exc.file}: at {exc.path or '/'}: {exc.message}"

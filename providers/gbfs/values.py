@@ -8,14 +8,18 @@ money stays exact; helpers that return floats convert at this edge.
 
 from __future__ import annotations
 
+import logging
 import math
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
 
 from providers.errors import FeedError
 from providers.gbfs.fields import LOCALIZED_TEXT
+
+logger = logging.getLogger(__name__)
 
 #: Web Mercator's latitude limit, which is also what Redis GEO accepts.
 MAX_LAT: Final = 85.05112878
@@ -24,6 +28,20 @@ MAX_LON: Final = 180.0
 MAX_RECORDS: Final = 100_000
 #: Longest string we keep (ids, names, URLs); longer is hostile, not a name.
 MAX_STRING_CHARS: Final = 2_048
+#: Largest integer any GBFS field may hold unless a tighter bound is given: the router keeps
+#: counts and capacities in int32 arrays, so nothing larger may get past the door.
+MAX_INT32: Final = 2**31 - 1
+#: Largest station capacity or vehicle/dock count at one station. The biggest docked stations
+#: in the world have a few hundred docks; ten thousand is a unit error or an attack.
+MAX_STATION_COUNT: Final = 10_000
+#: Longest vehicle range, current or maximum (1,000 km: beyond any car on one charge or tank).
+MAX_RANGE_M: Final = 1_000_000.0
+#: Highest speed limit a geofencing rule may set.
+MAX_SPEED_KPH: Final = 300
+#: Most warnings one snapshot keeps (the rest are counted in a last line).
+MAX_WARNINGS: Final = 50
+
+_INDEX = re.compile(r"/\d+(?=/|$)")
 
 
 def _escape(token: str | int) -> str:
@@ -31,20 +49,86 @@ def _escape(token: str | int) -> str:
     return str(token).replace("~", "~0").replace("/", "~1")
 
 
+class Notes:
+    """Warnings about tolerated quirks, collected while one feed is read.
+
+    Tolerance is the twin of refusal: where the meaning of a value is unambiguous but not
+    what the spec says (an integer 1 for `true` in GBFS 2.x), the value is read and the
+    provider is told, in the push response and in its status. One quirk repeated on every
+    record of a file is one warning (the first place, and how many more), so a 2,000-station
+    feed publishing 0/1 gets three lines, not 6,000.
+    """
+
+    def __init__(self) -> None:
+        #: in the order found: a message of its own, or the key of a folded warning
+        self._entries: list[str | tuple[str, str]] = []
+        self._first: dict[tuple[str, str], str] = {}
+        self._more: dict[tuple[str, str], int] = {}
+
+    def add(self, message: str) -> None:
+        """One warning of its own (an item left out, say), never folded into others."""
+        self._entries.append(message)
+
+    def repeated(self, loc: Loc, kind: str, message: str) -> None:
+        """A warning folded with others of the same `kind` at the same field of any record
+        of the same file (`/data/stations/*/is_installed`).
+        """
+        key = (f"{loc.file}{_INDEX.sub('/*', loc.path)}", kind)
+        if key in self._first:
+            self._more[key] += 1
+            return
+        self._first[key] = f"{loc.file}{loc.path}: {message}"
+        self._more[key] = 0
+        self._entries.append(key)
+
+    def messages(self) -> tuple[str, ...]:
+        """The warnings in the order found, at most `MAX_WARNINGS` (then one summary line)."""
+        out: list[str] = []
+        for entry in self._entries:
+            if isinstance(entry, str):
+                out.append(entry)
+                continue
+            more = self._more[entry]
+            suffix = f" (and {more} more like it at {entry[0]})" if more else ""
+            out.append(self._first[entry] + suffix)
+        return bounded_warnings(out)
+
+
+def bounded_warnings(messages: Iterable[str]) -> tuple[str, ...]:
+    """At most `MAX_WARNINGS` messages; beyond that a last line says how many were left out."""
+    items = list(messages)
+    if len(items) <= MAX_WARNINGS:
+        return tuple(items)
+    kept = items[: MAX_WARNINGS - 1]
+    return (*kept, f"and {len(items) - len(kept)} more warnings")
+
+
 @dataclass(frozen=True, slots=True)
 class Loc:
-    """Where a value sits: the GBFS file name and a JSON pointer inside it."""
+    """Where a value sits: the GBFS file name and a JSON pointer inside it.
+
+    `notes`, when set, collects warnings about tolerated values; it is shared by every
+    location derived with `at`, so a reader deep in a file can warn without another argument.
+    """
 
     file: str
     path: str = ""
+    notes: Notes | None = field(default=None, compare=False, repr=False)
 
     def at(self, token: str | int) -> Loc:
         """The location of a member or array element below this one."""
-        return Loc(self.file, f"{self.path}/{_escape(token)}")
+        return Loc(self.file, f"{self.path}/{_escape(token)}", self.notes)
 
     def error(self, message: str) -> FeedError:
         """A `FeedError` at this location (returned, so callers write `raise loc.error()`)."""
         return FeedError(self.file, self.path, message)
+
+    def warn(self, kind: str, message: str) -> None:
+        """Record a tolerated quirk here (folded per field, see `Notes.repeated`)."""
+        if self.notes is None:
+            logger.warning("%s%s: %s", self.file, self.path, message)
+            return
+        self.notes.repeated(self, kind, message)
 
 
 def type_name(value: object) -> str:
@@ -68,7 +152,12 @@ def type_name(value: object) -> str:
 
 def _short(value: object) -> str:
     """A short rendering of an offending value for a message (never the whole payload)."""
-    text = repr(value) if not isinstance(value, list | dict) else type_name(value)
+    if isinstance(value, list | dict):
+        text = type_name(value)
+    elif isinstance(value, Decimal):
+        text = str(value)
+    else:
+        text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -159,26 +248,45 @@ def get_bool(
     required: bool = True,
     legacy: bool = False,
 ) -> bool | None:
-    """A boolean member; with `legacy` (GBFS 1.x) the integers 0 and 1 are accepted too."""
-    expected = "boolean (or 0/1 in GBFS 1.x)" if legacy else "boolean"
+    """A boolean member; the integers 0 and 1 are read as false and true in every version.
+
+    GBFS 1.x specified 1/0 for booleans; 2.0 moved to true/false, but large systems still
+    publish 0/1 in 2.x feeds, and the meaning is unambiguous. So 0/1 is accepted everywhere,
+    with a warning outside 1.x (where it is what the spec says). Anything else that is not a
+    JSON boolean (`"yes"`, `"true"`, `2`) stays refused: its meaning is a guess. `legacy`
+    (1.x) also lets a null optional member count as absent.
+    """
+    expected = "boolean (true/false, or 0/1)"
     if not present(obj, key, loc, required=required, allow_null=legacy, expected=expected):
         return None
     value = obj[key]
     if isinstance(value, bool):
         return value
-    if legacy and isinstance(value, int) and value in (0, 1):
+    if isinstance(value, int) and value in (0, 1):
+        if not legacy:
+            loc.at(key).warn(
+                "bool-as-int",
+                f"integer {value} read as {'true' if value else 'false'} "
+                "(GBFS 2.0 and later ask for a JSON boolean)",
+            )
         return bool(value)
     raise wrong_type(value, expected, loc.at(key))
 
 
-def to_int(value: object, loc: Loc, *, minimum: int | None = 0, maximum: int | None = None) -> int:
-    """`value` as an integer within bounds; `true` is not 1 and `2.0` is not an integer."""
+def to_int(
+    value: object, loc: Loc, *, minimum: int | None = 0, maximum: int | None = MAX_INT32
+) -> int:
+    """`value` as an integer within bounds; `true` is not 1 and `2.0` is not an integer.
+
+    Every integer has an upper bound (int32 unless the field has a tighter one), because
+    the router and the store keep these values in fixed-width arrays.
+    """
     if isinstance(value, bool) or not isinstance(value, int):
         raise wrong_type(value, "integer", loc)
     if minimum is not None and value < minimum:
-        raise loc.error(f"expected an integer >= {minimum}, got {value}")
+        raise loc.error(f"expected an integer >= {minimum}, got {_short(value)}")
     if maximum is not None and value > maximum:
-        raise loc.error(f"expected an integer <= {maximum}, got {value}")
+        raise loc.error(f"integer {_short(value)} is too large; expected an integer <= {maximum}")
     return value
 
 
@@ -190,9 +298,9 @@ def get_int(
     required: bool = True,
     allow_null: bool = False,
     minimum: int | None = 0,
-    maximum: int | None = None,
+    maximum: int | None = MAX_INT32,
 ) -> int | None:
-    """An integer member within bounds (non-negative by default: counts, capacities)."""
+    """An integer member within bounds (by default 0..int32 max: counts, capacities)."""
     if not present(obj, key, loc, required=required, allow_null=allow_null, expected="integer"):
         return None
     return to_int(obj[key], loc.at(key), minimum=minimum, maximum=maximum)
@@ -224,9 +332,11 @@ def get_number(
     value = obj[key]
     number = to_decimal(value, loc.at(key))
     if minimum is not None and number < Decimal(str(minimum)):
-        raise loc.at(key).error(f"expected a number >= {minimum}, got {value}")
+        raise loc.at(key).error(f"expected a number >= {minimum}, got {_short(value)}")
     if maximum is not None and number > Decimal(str(maximum)):
-        raise loc.at(key).error(f"expected a number <= {maximum}, got {value}")
+        raise loc.at(key).error(
+            f"number {_short(value)} is too large; expected a number <= {maximum}"
+        )
     as_float = float(number)
     if not math.isfinite(as_float):
         raise loc.at(key).error(f"number {value} is too large")

@@ -138,6 +138,18 @@ class AvailabilityStore(ABC):
         """sha256 hex over the canonical bytes of everything stored, by provider id."""
 
     @abstractmethod
+    def epoch(self, *, create: bool = True) -> str | None:
+        """A token naming this incarnation of the stored data; created if there is none
+        (None then, with ``create=False``: a read-only look, e.g. for /ready).
+
+        The token stays the same for as long as the data does. A different token than the
+        one a caller saw before means everything stored before may be gone (a Redis
+        restarted without persistence, a flush, a failover to an empty replica): the caller
+        re-seeds what it can and reports what it cannot. Raises `StoreUnavailableError` when
+        the backend cannot answer now.
+        """
+
+    @abstractmethod
     def ping(self) -> bool:
         """True when the backend answers now (for /ready)."""
 

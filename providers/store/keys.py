@@ -7,6 +7,8 @@ names: a hostile id must never be able to address another provider's keys.
 
 Layout (``ns`` is the namespace, ``pid`` a provider id, ``ver`` a version token)::
 
+    ns store:epoch                      random token naming this incarnation of the cache
+                                        (SET NX, no TTL); gone or changed = data was lost
     ns store:generation                 counter, bumped in every swap/delete transaction
     ns store:providers                  set of provider ids that have a current version
     ns store:p:pid:current              string: the current version token of one provider
@@ -16,6 +18,11 @@ Layout (``ns`` is the namespace, ``pid`` a provider id, ``ver`` a version token)
     ns acct:providers                   set of provider ids with an account
     ns acct:p:pid                       hash: account fields (name, poll_url, created_at_s)
     ns acct:p:pid:keys                  hash: key_id -> JSON key record (hash only, no secret)
+    ns acct:meta                        hash: bookkeeping of the accounts (the cache epoch seen)
+
+The ``acct:`` keys are used only when the operator chose Redis as the *durable* store
+(``FAIRTRIP_POLICY_STORE_URL=redis://...``, a Redis run with AOF); by default accounts live
+in SQLite and this Redis holds cache only.
 """
 
 from __future__ import annotations
@@ -54,6 +61,10 @@ class Keys:
             raise ValueError(f"invalid Redis namespace {self.namespace!r}")
 
     # -- availability store -------------------------------------------------------------
+    def epoch(self) -> str:
+        """Token of the cache's incarnation: missing or changed means the data was lost."""
+        return f"{self.namespace}store:epoch"
+
     def generation(self) -> str:
         """Counter bumped by every swap or delete: readers poll it to skip unchanged state."""
         return f"{self.namespace}store:generation"
@@ -98,6 +109,10 @@ class Keys:
     def account(self, provider_id: str) -> str:
         """Hash of one provider's account fields."""
         return f"{self.namespace}acct:p:{check_provider_id(provider_id)}"
+
+    def accounts_meta(self) -> str:
+        """Hash of the accounts' bookkeeping (e.g. the last cache epoch seen)."""
+        return f"{self.namespace}acct:meta"
 
     def api_keys(self, provider_id: str) -> str:
         """Hash key_id -> key record (hash of the secret, timestamps) of one provider."""

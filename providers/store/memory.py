@@ -8,6 +8,7 @@ and an assignment of one attribute is atomic in CPython, so there is no torn sta
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Collection, Mapping
 from types import MappingProxyType
@@ -39,6 +40,7 @@ class MemoryStore(AvailabilityStore):
     def __init__(self) -> None:
         self._write_lock = threading.Lock()
         self._entries: Mapping[str, IndexedSnapshot] = MappingProxyType({})
+        self._epoch = secrets.token_hex(16)
 
     def put_snapshot(self, snapshot: FleetSnapshot) -> None:
         """Validate, encode and index outside the lock, then swap one reference."""
@@ -110,6 +112,10 @@ class MemoryStore(AvailabilityStore):
     def digest(self) -> str:
         """sha256 over the canonical bytes of every snapshot, by provider id."""
         return digest_of({p: e.blob_sha256 for p, e in self._entries.items()})
+
+    def epoch(self, *, create: bool = True) -> str | None:
+        """One token for the store's life: process memory is lost only with the process."""
+        return self._epoch
 
     def ping(self) -> bool:
         """Always True: memory does not go away."""

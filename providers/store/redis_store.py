@@ -11,12 +11,20 @@ before the swap still finds the old keys for `old_version_ttl_s`. `put_snapshot`
 after Redis acknowledged the EXEC, so nothing acknowledged is lost.
 
 Reads and outages. Each instance keeps the last good decoded snapshots in process. A read
-costs one round trip when nothing changed: the generation counter is fetched in the same
-pipeline as the GEOSEARCHes of the cached versions; only when it moved are the pointers
-re-read and the changed blobs fetched and decoded (so workers see each other's pushes on
-their next read). Every call passes a circuit breaker; while Redis is unreachable, reads answer
-from the in-process copy (nearby queries then use its cKDTree) and writes raise
-`StoreUnavailableError` with the breaker's remaining cooldown as `retry_after_s`.
+costs one round trip when nothing changed: the generation counter and the epoch token are
+fetched in the same pipeline as the GEOSEARCHes of the cached versions; only when either
+moved are the pointers re-read and the changed blobs fetched and decoded (so workers see each
+other's pushes on their next read). Every call passes a circuit breaker; while Redis is
+unreachable, reads answer from the in-process copy (nearby queries then use its cKDTree) and
+writes raise `StoreUnavailableError` with the breaker's remaining cooldown as `retry_after_s`.
+
+Loss. Redis is a cache here: restarted without persistence, flushed or failed over to an
+empty replica, it comes back empty. The epoch key (a random token written with SET NX, no
+TTL) names the data's incarnation; `epoch()` re-creates it when missing and returns it, so a
+caller that remembers the token it saw notices a loss by the token changing. The in-process
+copy is keyed by (epoch, generation), not by the generation alone: after a loss the counter
+restarts from zero and could reach the value this worker cached, which would otherwise make
+the worker keep serving snapshots whose keys are gone.
 """
 
 from __future__ import annotations
@@ -65,9 +73,11 @@ _MAX_SWAP_ATTEMPTS = 16
 
 @dataclass(frozen=True, slots=True)
 class _State:
-    """The in-process copy: the generation it reflects (None: unknown) and its snapshots."""
+    """The in-process copy: the (epoch, generation) it reflects (None: unknown) and its
+    snapshots.
+    """
 
-    generation: int | None
+    generation: tuple[str | None, int] | None
     entries: Mapping[str, IndexedSnapshot]
 
 
@@ -112,9 +122,8 @@ class RedisStore(AvailabilityStore):
             raise e.public() from e
         with self._state_lock:
             st = self._state
-            known = st.generation is not None and st.generation == generation - 1
             entries = {**st.entries, entry.provider_id: entry}
-            self._state = _State(generation if known else None, MappingProxyType(entries))
+            self._state = _State(_next(st.generation, generation), MappingProxyType(entries))
 
     def _write_version(self, entry: IndexedSnapshot, blob: bytes) -> None:
         pid, ver = entry.provider_id, entry.version
@@ -134,8 +143,8 @@ class RedisStore(AvailabilityStore):
                 pipe.expire(key, self.pending_ttl_s)
         pipe.execute()
 
-    def _swap(self, entry: IndexedSnapshot) -> int:
-        """Point the provider at `entry.version`; return the new generation."""
+    def _swap(self, entry: IndexedSnapshot) -> tuple[str | None, int]:
+        """Point the provider at `entry.version`; return the new (epoch, generation)."""
         pid, ver = entry.provider_id, entry.version
         current_key = self.keys.current(pid)
         for _ in range(_MAX_SWAP_ATTEMPTS):
@@ -152,7 +161,9 @@ class RedisStore(AvailabilityStore):
                             pipe.expire(key, self.old_version_ttl_s)
                     pipe.sadd(self.keys.providers(), pid)
                     pipe.incr(self.keys.generation())
-                    return int(pipe.execute()[-1])
+                    pipe.get(self.keys.epoch())
+                    *_, generation, epoch = pipe.execute()
+                    return _text(epoch), int(generation)
                 except redis.WatchError:
                     continue
         raise BackendUnavailableError(f"swap of {pid!r} kept losing to concurrent writers", 1)
@@ -174,11 +185,10 @@ class RedisStore(AvailabilityStore):
             raise e.public() from e
         with self._state_lock:
             st = self._state
-            known = st.generation is not None and st.generation == generation - 1
             entries = {p: e for p, e in st.entries.items() if p != provider_id}
-            self._state = _State(generation if known else None, MappingProxyType(entries))
+            self._state = _State(_next(st.generation, generation), MappingProxyType(entries))
 
-    def _delete(self, provider_id: str) -> int:
+    def _delete(self, provider_id: str) -> tuple[str | None, int]:
         current_key = self.keys.current(provider_id)
         for _ in range(_MAX_SWAP_ATTEMPTS):
             with self._client.pipeline(transaction=True) as pipe:
@@ -191,7 +201,9 @@ class RedisStore(AvailabilityStore):
                     pipe.delete(current_key, *self._old_keys(provider_id, old))
                     pipe.srem(self.keys.providers(), provider_id)
                     pipe.incr(self.keys.generation())
-                    return int(pipe.execute()[-1])
+                    pipe.get(self.keys.epoch())
+                    *_, generation, epoch = pipe.execute()
+                    return _text(epoch), int(generation)
                 except redis.WatchError:
                     continue
         raise BackendUnavailableError(
@@ -208,13 +220,18 @@ class RedisStore(AvailabilityStore):
             return self._state
 
     def _refresh(self) -> _State:
-        generation = _int(self._client.get(self.keys.generation()))
+        generation = self._marker(self._client.mget(self.keys.generation(), self.keys.epoch()))
         st = self._state
         if st.generation is not None and st.generation == generation:
             return st
         return self._reload(generation)
 
-    def _reload(self, generation: int) -> _State:
+    def _marker(self, reply: list[Any]) -> tuple[str | None, int]:
+        """(epoch, generation) from an MGET of the generation and epoch keys."""
+        raw_generation, raw_epoch = reply
+        return _text(raw_epoch), _int(raw_generation)
+
+    def _reload(self, generation: tuple[str | None, int]) -> _State:
         """Re-read the pointers; fetch and decode only the versions that changed."""
         with self._state_lock:
             st = self._state
@@ -343,7 +360,7 @@ class RedisStore(AvailabilityStore):
             chosen = select(st.entries, provider_ids, now_s)
             pipe = self._client.pipeline(transaction=False)
             if attempt == 0:
-                pipe.get(self.keys.generation())
+                pipe.mget(self.keys.generation(), self.keys.epoch())
             for e in chosen:
                 key = (self.keys.vehicles if vehicles else self.keys.stations)(
                     e.provider_id, e.version
@@ -360,7 +377,7 @@ class RedisStore(AvailabilityStore):
                 )
             replies = pipe.execute()
             if attempt == 0:
-                generation = _int(replies.pop(0))
+                generation = self._marker(replies.pop(0))
                 if st.generation is None or st.generation != generation:
                     st = self._reload(generation)
                     continue
@@ -385,6 +402,27 @@ class RedisStore(AvailabilityStore):
             for (p, _), b in zip(live, blobs, strict=True)
             if b is not None
         }
+
+    def epoch(self, *, create: bool = True) -> str | None:
+        """The epoch token in Redis, created (SET NX, in the same transaction as the read)
+        when missing unless `create` is False.
+        """
+
+        def read_or_create() -> str | None:
+            if not create:
+                return _text(self._client.get(self.keys.epoch()))
+            pipe = self._client.pipeline(transaction=True)
+            pipe.set(self.keys.epoch(), secrets.token_hex(16), nx=True)
+            pipe.get(self.keys.epoch())
+            created, token = pipe.execute()
+            if created:
+                log.info("availability cache epoch %s created", _text(token))
+            return _text(token)
+
+        try:
+            return guarded(self.breaker, "epoch", read_or_create)
+        except BackendUnavailableError as e:
+            raise e.public() from e
 
     def ping(self) -> bool:
         """True when Redis answers PING (through the breaker: fails fast while open)."""
@@ -432,6 +470,15 @@ def _decode_entry(pid: str, version: str, blob: bytes | str | None) -> IndexedSn
     except CodecError as e:
         log.error("provider %r: version %s is not a readable snapshot: %s", pid, version, e)
         return None
+
+
+def _next(
+    cached: tuple[str | None, int] | None, written: tuple[str | None, int]
+) -> tuple[str | None, int] | None:
+    """The marker after our own write: known only if it directly follows the cached one."""
+    if cached is None or cached[0] != written[0] or cached[1] != written[1] - 1:
+        return None
+    return written
 
 
 def _text(value: bytes | str | None) -> str | None:
