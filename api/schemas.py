@@ -12,6 +12,12 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from routing.planner import (
+    DEFAULT_MAX_ACCESS_S,
+    DEFAULT_MAX_DIRECT_WALK_S,
+    DEFAULT_MAX_EGRESS_S,
+)
+
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 KAMPPI_TO_KRUUNUNHAKA = {
@@ -60,13 +66,22 @@ class PlanQuery(BaseModel):
         "max_egress_min (default: no cap beyond the time limits)",
     )
     max_access_min: float = Field(
-        default=15, ge=0, le=120, description="longest walk from the origin to a stop, minutes"
+        default=DEFAULT_MAX_ACCESS_S / 60,
+        ge=0,
+        le=120,
+        description="longest walk from the origin to a stop, minutes",
     )
     max_egress_min: float = Field(
-        default=15, ge=0, le=120, description="longest walk from a stop to the destination, minutes"
+        default=DEFAULT_MAX_EGRESS_S / 60,
+        ge=0,
+        le=120,
+        description="longest walk from a stop to the destination, minutes",
     )
     max_direct_walk_min: float = Field(
-        default=60, ge=0, le=240, description="longest walk-only trip offered, minutes"
+        default=DEFAULT_MAX_DIRECT_WALK_S / 60,
+        ge=0,
+        le=240,
+        description="longest walk-only trip offered, minutes",
     )
     walk_speed_mps: float = Field(default=1.33, ge=0.3, le=3.0)
     max_transfers: int = Field(default=8, ge=0, le=12)

@@ -108,12 +108,18 @@ def _wait_ready(port: int, timeout_s: float = 300.0) -> None:
 
 def _wrk(script: Path, port: int, *, connections: int, seconds: int, path: str) -> dict[str, Any]:
     cmd = [
-        "wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
+        "wrk",
+        "-t2",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "-s",
+        str(script),
         f"http://127.0.0.1:{port}{path}",
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     line = next(x for x in out.splitlines() if x.startswith("RESULT "))
-    result = json.loads(line[len("RESULT "):])
+    result = json.loads(line[len("RESULT ") :])
     result["throughput_rps"] = round(result["requests"] / result["seconds"], 1)
     result["connections"] = connections
     return result
@@ -169,9 +175,22 @@ def run_workers(
     """Saturation, then about half of it, against a server with `workers` processes."""
     env = {**os.environ, "FAIRTRIP_SYNTHETIC_PROVIDERS": "false"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "fairtrip.cli", "serve", "--network", str(network_dir),
-         "--port", str(port), "--workers", str(workers)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "fairtrip.cli",
+            "serve",
+            "--network",
+            str(network_dir),
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     try:
@@ -184,13 +203,22 @@ def run_workers(
         connections = 8
         # each connection waits `delay` between requests: rate ~ c / (delay + latency)
         delay_ms = max(1, int(connections / target * 1000 - saturated["p50_ms"] / 2))
-        half = _wrk(_script(paths, delay_ms, tmp), port, connections=connections,
-                    seconds=seconds, path=paths[0])
+        half = _wrk(
+            _script(paths, delay_ms, tmp),
+            port,
+            connections=connections,
+            seconds=seconds,
+            path=paths[0],
+        )
         half["target_rps"] = round(target, 1)
         half["share_of_saturation"] = round(half["throughput_rps"] / saturated["throughput_rps"], 2)
         memory = [_smaps(p) for p in _worker_pids(server.pid, workers)]
-        return {"workers": workers, "saturation": saturated, "half_load": half,
-                "memory_per_worker": memory}
+        return {
+            "workers": workers,
+            "saturation": saturated,
+            "half_load": half,
+            "memory_per_worker": memory,
+        }
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -214,14 +242,21 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     with tempfile.TemporaryDirectory(prefix="fairtrip-load-") as tmp:
         for workers in (1, 2):
-            run = run_workers(network_dir, paths, workers, port=args.port + workers,
-                              seconds=args.seconds, tmp=Path(tmp))
+            run = run_workers(
+                network_dir,
+                paths,
+                workers,
+                port=args.port + workers,
+                seconds=args.seconds,
+                tmp=Path(tmp),
+            )
             log.info("%s", json.dumps(run))
             runs.append(run)
     result = {
         "machine": machine(),
-        "tool": subprocess.run(["wrk", "--version"], capture_output=True, text=True,
-                               check=False).stdout.splitlines()[0],
+        "tool": subprocess.run(
+            ["wrk", "--version"], capture_output=True, text=True, check=False
+        ).stdout.splitlines()[0],
         "queries": len(paths),
         "seconds_per_run": args.seconds,
         "runs": runs,

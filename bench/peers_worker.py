@@ -34,6 +34,28 @@ from typing import Any
 _MANEUVER_KEYS = ("type", "travel_mode", "travel_type", "ferry", "time", "length")
 
 
+def _decode_polyline6(encoded: str) -> list[tuple[float, float]]:
+    """(lat, lon) points of a Valhalla shape (Google's polyline format at 1e-6 precision)."""
+    points: list[tuple[float, float]] = []
+    index = lat = lon = 0
+    while index < len(encoded):
+        deltas = []
+        for _ in range(2):
+            shift = result = 0
+            while True:
+                b = ord(encoded[index]) - 63
+                index += 1
+                result |= (b & 0x1F) << shift
+                shift += 5
+                if b < 0x20:
+                    break
+            deltas.append(~(result >> 1) if result & 1 else result >> 1)
+        lat += deltas[0]
+        lon += deltas[1]
+        points.append((lat / 1e6, lon / 1e6))
+    return points
+
+
 def _compact(trip: dict[str, Any]) -> dict[str, Any]:
     """The parts of a Valhalla trip the benchmark reads; shapes and narrative are dropped."""
     legs = []
@@ -49,7 +71,13 @@ def _compact(trip: dict[str, Any]) -> dict[str, Any]:
                 }
             maneuvers.append(out)
         legs.append({"maneuvers": maneuvers})
-    return {"summary": trip.get("summary", {}), "legs": legs}
+    # where the route starts and ends on the streets (Valhalla times the route from there,
+    # not from the coordinates asked for)
+    trip_legs = trip.get("legs", [])
+    first = _decode_polyline6(trip_legs[0].get("shape", "")) if trip_legs else []
+    last = _decode_polyline6(trip_legs[-1].get("shape", "")) if trip_legs else []
+    ends = [first[0], last[-1]] if first and last else None
+    return {"summary": trip.get("summary", {}), "legs": legs, "ends": ends}
 
 
 def main(config_path: str) -> None:

@@ -86,8 +86,9 @@ def _pushes(client: TestClient, headers: dict[str, str], bodies: list[bytes], n:
     return stats_ms(times[1:])  # the first push also builds caches
 
 
-def _visibility(writer: TestClient, reader: TestClient, headers: dict[str, str],
-                bodies: list[bytes], n: int) -> dict:
+def _visibility(
+    writer: TestClient, reader: TestClient, headers: dict[str, str], bodies: list[bytes], n: int
+) -> dict:
     delays = []
     for i in range(n):
         expected = VEHICLES - (i % 2)
@@ -114,18 +115,22 @@ def main(argv: list[str] | None = None) -> int:
         "body_bytes": len(bodies[0]),
     }
     with TestClient(_app("memory", "fairtrip:")) as client:
-        result["push_memory"] = _pushes(client, _provider(client, "bench-fleet"), bodies,
-                                        args.pushes)
+        result["push_memory"] = _pushes(
+            client, _provider(client, "bench-fleet"), bodies, args.pushes
+        )
     log.info("memory: %s", result["push_memory"])
     namespace = f"fairtrip-bench:{uuid.uuid4().hex}:"
     try:
-        with TestClient(_app(args.redis_url, namespace)) as w1, \
-                TestClient(_app(args.redis_url, namespace)) as w2:
+        with (
+            TestClient(_app(args.redis_url, namespace)) as w1,
+            TestClient(_app(args.redis_url, namespace)) as w2,
+        ):
             headers = _provider(w1, "bench-fleet")
             result["push_redis"] = _pushes(w1, headers, bodies, args.pushes)
             log.info("redis: %s", result["push_redis"])
-            result["visible_to_other_worker"] = _visibility(w1, w2, headers, bodies,
-                                                            max(5, args.pushes // 3))
+            result["visible_to_other_worker"] = _visibility(
+                w1, w2, headers, bodies, max(5, args.pushes // 3)
+            )
             log.info("visible to another worker: %s", result["visible_to_other_worker"])
     finally:
         import redis

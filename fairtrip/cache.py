@@ -15,10 +15,14 @@ from typing import Any
 
 #: bump when the timetable compiler's output changes, so cached networks are rebuilt (the
 #: street builder has its own version, `ingest.osm_streets.BUILD_VERSION`, hashed alongside)
-BUILD_VERSION = "5"  # 5: walk-graph pieces and places, connectors across extract gaps
+BUILD_VERSION = "7"  # 7: stops with no street near linked within STOP_REACH_M
 MANIFEST = "manifest.json"
 #: a stop farther than this from any walkable street is treated as off the street network
 STOP_SNAP_M = 150.0
+#: a stop with no street within `STOP_SNAP_M` (it lies beyond the extracts' edge, or in a
+#: gap between them) is linked by an estimated straight line to the nearest street of a
+#: place within this distance; farther stops get straight-line footpaths only
+STOP_REACH_M = 400.0
 
 
 class InputMissingError(FileNotFoundError):
@@ -69,4 +73,8 @@ def cache_root() -> Path:
 
 def build_options(dates: Sequence[str] | None) -> dict[str, Any]:
     """The build options that change the output, as hashed into the cache key."""
-    return {"dates": sorted(dates) if dates else None, "stop_snap_m": STOP_SNAP_M}
+    return {
+        "dates": sorted(dates) if dates else None,
+        "stop_snap_m": STOP_SNAP_M,
+        "stop_reach_m": STOP_REACH_M,
+    }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
@@ -19,7 +20,7 @@ import numpy as np
 from fairtrip.co2 import DEFAULT_G_CO2_KM, co2_g
 from fairtrip.itinerary_prices import ItineraryPricer
 from fairtrip.network import Network
-from fairtrip.rental_legs import RentalLegWriter, line, walk_leg
+from fairtrip.rental_legs import PathMemo, RentalLegWriter, line, walk_leg
 from routing.geo import haversine_m
 from routing.journey import Journey, Rental, Ride, StreetWalk, Walk
 from routing.planner import DEFAULT_WALK_SPEED_MPS, Plan, Planner
@@ -128,6 +129,10 @@ class ItineraryWriter:
         self.now_s = now_s
         agencies = network.manifest.get("agencies") or {}
         self.agencies: dict[str, dict[str, Any]] = agencies
+        #: service-day seconds -> clock text, and the street paths drawn so far: shared by the
+        #: drafts and the full drawings of this plan, whose itineraries repeat both
+        self._clocks: dict[int, str] = {}
+        self._paths: PathMemo = {}
         self.street_legs = RentalLegWriter(
             network,
             planner,
@@ -136,17 +141,22 @@ class ItineraryWriter:
             stop_place=self._stop_place,
             walk_speed_mps=walk_speed_mps,
             geometry=geometry,
+            paths=self._paths,
         )
 
     # -- places ----------------------------------------------------------------------------
     def _stop_place(self, stop: int) -> dict[str, Any]:
+        # a fresh dict per leg from the worker's table of every stop's place
+        return dict(self.net.derived("stop_places", self._stop_places)[stop])
+
+    def _stop_places(self) -> list[dict[str, Any]]:
         s = self.net.stops
-        return {
-            "name": str(s.name[stop]),
-            "stop_id": str(s.stop_id[stop]),
-            "lat": round(float(s.lat[stop]), 6),
-            "lon": round(float(s.lon[stop]), 6),
-        }
+        return [
+            {"name": str(name), "stop_id": str(stop_id), "lat": round(lat, 6), "lon": round(lon, 6)}
+            for name, stop_id, lat, lon in zip(
+                s.name.tolist(), s.stop_id.tolist(), s.lat.tolist(), s.lon.tolist(), strict=True
+            )
+        ]
 
     def _place(self, stop: int, end: Snap, label: str) -> dict[str, Any]:
         if stop >= 0:
@@ -162,7 +172,10 @@ class ItineraryWriter:
         return snaps.snap(stop)
 
     def _clock(self, seconds: int) -> str:
-        return self.net.at(self.date, seconds).isoformat()
+        text = self._clocks.get(seconds)
+        if text is None:
+            text = self._clocks[seconds] = self.net.at(self.date, seconds).isoformat()
+        return text
 
     # -- legs ------------------------------------------------------------------------------
     def _walk_leg(self, leg: Walk, plan: Plan) -> dict[str, Any]:
@@ -179,6 +192,7 @@ class ItineraryWriter:
             route=self.geometry,
             # the walk-only trip: drawn by the same doorstep rule the planner timed it with
             doorstep=leg.from_stop < 0 and leg.to_stop < 0,
+            paths=self._paths,
         )
 
     def _ride_leg(self, leg: Ride) -> dict[str, Any]:
@@ -242,7 +256,11 @@ class ItineraryWriter:
         if points is None or len(points[0]) < 2:
             return None
         s = self.net.stops
-        cuts = shape_cuts(points[0], points[1], s.lat[stops], s.lon[stops])
+        # the same for every trip of a pattern that follows this shape: worked out once
+        cuts = self.net.derived(
+            ("shape_cuts", shape_id, stops.tobytes()),
+            lambda: shape_cuts(points[0], points[1], s.lat[stops], s.lon[stops]),
+        )
         a, b = int(cuts[board_pos]), int(cuts[alight_pos])
         board, alight = int(stops[board_pos]), int(stops[alight_pos])
         # start and end exactly at the stops, following the shape in between
@@ -501,8 +519,12 @@ def _simpler_tie(a: dict[str, Any], b: dict[str, Any], arrive_by: bool) -> bool:
     return va < vb
 
 
+@functools.lru_cache(maxsize=4096)
 def _ts(iso: str) -> float:
-    """An ISO time with offset as epoch seconds: string order breaks across a DST change."""
+    """An ISO time with offset as epoch seconds: string order breaks across a DST change.
+
+    Cached: choosing among a plan's itineraries compares the same few times many times.
+    """
     return dt.datetime.fromisoformat(iso).timestamp()
 
 

@@ -24,9 +24,10 @@ import datetime as dt
 import json
 import logging
 import shutil
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -47,6 +48,12 @@ FARES = "fares.json"
 #: a query this long after the start of a compiled service day may still use its timetable
 #: when the next day has none (a 01:30 query on the feed's last night)
 LATE_NIGHT_HORIZON_S = 30 * 3600
+#: service-day starts remembered per loaded network (a few dates are asked for at a time)
+_DAY_STARTS_KEPT = 64
+#: values `Network.derived` keeps per worker before it starts over
+DERIVED_KEPT = 4096
+
+T = TypeVar("T")
 
 
 class NetworkFileError(FileNotFoundError):
@@ -61,12 +68,19 @@ def save_arrays(directory: Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 def load_arrays(directory: Path, *, mmap: bool = True) -> dict[str, np.ndarray]:
-    """Every .npy in `directory`, memory-mapped read-only by default."""
+    """Every .npy in `directory`, memory-mapped read-only by default.
+
+    A mapped array is handed out as a plain ndarray view of the map (its `base` is the
+    `np.memmap`): the same pages, still shared between workers, but indexing it skips the
+    memmap subclass's Python-level `__getitem__` and `__array_finalize__`, which cost more
+    than the lookups themselves on the planning path's many small reads.
+    """
     if not directory.is_dir():
         raise NetworkFileError(f"network part {directory} is missing")
-    mode = "r" if mmap else None
+    if not mmap:
+        return {p.stem: np.load(p, allow_pickle=False) for p in sorted(directory.glob("*.npy"))}
     return {
-        p.stem: np.load(p, mmap_mode=mode, allow_pickle=False)
+        p.stem: np.asarray(np.load(p, mmap_mode="r", allow_pickle=False))
         for p in sorted(directory.glob("*.npy"))
     }
 
@@ -156,6 +170,10 @@ class Network:
     _walk_index: StreetIndex | None = field(default=None, repr=False)
     _walk_search: StreetSearch | None = field(default=None, repr=False)
     _rental_search: RentalSearch | None = field(default=None, repr=False)
+    #: service date -> the UTC instant its service day starts (see `service_day_start`)
+    _day_starts: dict[str, dt.datetime] = field(default_factory=dict, repr=False)
+    _zone: ZoneInfo | None = field(default=None, repr=False)
+    _derived: dict[Hashable, Any] = field(default_factory=dict, repr=False)
 
     # -- loading ---------------------------------------------------------------------------
     @classmethod
@@ -207,7 +225,9 @@ class Network:
     @property
     def timezone(self) -> ZoneInfo:
         """The agency time zone every timetable time is relative to."""
-        return ZoneInfo(self.manifest["timezone"])
+        if self._zone is None:
+            self._zone = ZoneInfo(self.manifest["timezone"])
+        return self._zone
 
     @property
     def service_dates(self) -> list[str]:
@@ -227,11 +247,22 @@ class Network:
         """Noon minus 12 hours local time: GTFS's zero for times of `date` (differs from
         midnight on daylight-saving days).
         """
-        d = dt.date.fromisoformat(date)
-        noon = dt.datetime(d.year, d.month, d.day, 12, tzinfo=self.timezone)
-        # in UTC: arithmetic on a zone-aware datetime would move the wall clock instead
-        start = noon.astimezone(dt.UTC) - dt.timedelta(hours=12)
-        return start.astimezone(self.timezone)
+        return self._day_start_utc(date).astimezone(self.timezone)
+
+    def _day_start_utc(self, date: str) -> dt.datetime:
+        """`service_day_start` in UTC, worked out once per date: every clock time of an
+        answer (dozens per itinerary) is this plus seconds.
+        """
+        start = self._day_starts.get(date)
+        if start is None:
+            d = dt.date.fromisoformat(date)
+            noon = dt.datetime(d.year, d.month, d.day, 12, tzinfo=self.timezone)
+            # in UTC: arithmetic on a zone-aware datetime would move the wall clock instead
+            start = noon.astimezone(dt.UTC) - dt.timedelta(hours=12)
+            if len(self._day_starts) >= _DAY_STARTS_KEPT:
+                self._day_starts.clear()  # a long-running worker meets a new date each day
+            self._day_starts[date] = start
+        return start
 
     def resolve(self, when: dt.datetime) -> tuple[str, str, int]:
         """(service date, timetable key, seconds into that service day) for an aware datetime."""
@@ -252,8 +283,26 @@ class Network:
 
     def at(self, date: str, seconds: int) -> dt.datetime:
         """Service-day seconds back to an aware local datetime."""
-        start = self.service_day_start(date).astimezone(dt.UTC)
+        start = self._day_start_utc(date)
         return (start + dt.timedelta(seconds=seconds)).astimezone(self.timezone)
+
+    # -- per-worker memory ------------------------------------------------------------------
+    def derived(self, key: Hashable, make: Callable[[], T]) -> T:
+        """`make()`, computed once per worker for `key` and kept for the next requests.
+
+        For values that follow from the network's read-only arrays alone (where a trip
+        pattern's stops lie on its shape, each stop's place), which answers ask for again
+        and again. Bounded: past `DERIVED_KEPT` values it starts over rather than grow.
+        """
+        try:
+            return self._derived[key]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        value = make()
+        if len(self._derived) >= DERIVED_KEPT:
+            self._derived.clear()
+        self._derived[key] = value
+        return value
 
     # -- per-worker searchers ---------------------------------------------------------------
     @property

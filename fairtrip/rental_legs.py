@@ -18,14 +18,16 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
+from fairtrip.cache import STOP_SNAP_M
 from fairtrip.co2 import co2_g
 from fairtrip.network import Network
 from routing.errors import RoutingError
 from routing.geo import haversine_m
 from routing.journey import Rental, Spot, SpotKind, StreetWalk
 from routing.planner import DEFAULT_WALK_SPEED_MPS, Plan, Planner
-from routing.streets import Snap
+from routing.streets import Snap, StreetPath
 
 if TYPE_CHECKING:
     from fairtrip.rental_fleets import FleetView
@@ -33,18 +35,70 @@ if TYPE_CHECKING:
 #: name of the place a free-floating vehicle is left at (a street corner has no name of its own)
 PARKED_NAME = "Parking spot"
 
+#: street paths already found for one plan: (from, to, pace, doorstep rule) -> path or None
+PathMemo = dict[tuple[Snap, Snap, float, bool], StreetPath | None]
 
-def line(lats: np.ndarray, lons: np.ndarray) -> dict[str, Any]:
+
+#: |x * 1e6 - k| within this of a half counts as a near tie that numpy's scaled rounding may
+#: get wrong: far above the product's own rounding error (under 6e-8 for |x| < `_ROUND6_MAX`),
+#: far below 0.5
+_NEAR_TIE = 1e-6
+#: larger magnitudes (never a coordinate) are left to Python's `round`
+_ROUND6_MAX = 1000.0
+#: lines with at most this many points are rounded point by point (cheaper than numpy calls)
+_SHORT_LINE = 8
+
+
+def round6(values: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """`round(float(v), 6)` of every value, vectorised and bit-for-bit the same.
+
+    numpy rounds ``v * 1e6`` to the nearest integer and divides back; that integer is the
+    correctly rounded one unless the product sits next to a half, where its own rounding
+    error can tip it. Those rare near ties (and magnitudes beyond `_ROUND6_MAX`, NaN, inf)
+    are rounded by Python's `round` (decimal-exact); every other value then divides back to
+    the same double `round` returns (both are the double nearest to the integer / 10**6).
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if not (np.abs(v) < _ROUND6_MAX).all():
+        return np.array(
+            [round(x, 6) if math.isfinite(x) else x for x in v.ravel().tolist()]
+        ).reshape(v.shape)
+    scaled = v * 1e6
+    whole = np.rint(scaled)
+    out = whole / 1e6
+    near_tie = np.abs(np.abs(scaled - whole) - 0.5) < _NEAR_TIE
+    if near_tie.any():
+        flat, src = out.reshape(-1), v.reshape(-1)
+        for i in np.flatnonzero(near_tie.reshape(-1)).tolist():
+            flat[i] = round(float(src[i]), 6)
+    return out
+
+
+def line(lats: npt.ArrayLike, lons: npt.ArrayLike) -> dict[str, Any]:
     """A GeoJSON LineString ([lon, lat], 6 decimals) with repeated points dropped.
 
     Rounding can make neighbours equal; a line keeps at least two points so a zero-length
-    leg is still a valid LineString.
+    leg is still a valid LineString. A long line is rounded as one array (`round6`): legs
+    have hundreds of points, and a Python `round` per coordinate was a tenth of the
+    planning time.
     """
-    coords: list[list[float]] = []
-    for x, y in zip(lons, lats, strict=True):
-        point = [round(float(x), 6), round(float(y), 6)]
-        if not coords or coords[-1] != point:
-            coords.append(point)
+    lat_a, lon_a = np.asarray(lats, dtype=np.float64), np.asarray(lons, dtype=np.float64)
+    if lat_a.ndim != 1 or lat_a.shape != lon_a.shape:
+        raise ValueError(
+            f"lats and lons must be 1-d and of equal length, got {lat_a.shape}, {lon_a.shape}"
+        )
+    coords: list[list[float]]
+    if len(lat_a) <= _SHORT_LINE:
+        coords = []
+        for x, y in zip(lon_a.tolist(), lat_a.tolist(), strict=True):
+            point = [round(x, 6), round(y, 6)]
+            if not coords or coords[-1] != point:
+                coords.append(point)
+    else:
+        points = round6(np.stack((lon_a, lat_a), axis=1))
+        keep = np.ones(len(points), dtype=bool)
+        keep[1:] = (points[1:] != points[:-1]).any(axis=1)
+        coords = points[keep].tolist()
     if len(coords) == 1:
         coords.append(coords[0])
     return {"type": "LineString", "coordinates": coords}
@@ -63,6 +117,7 @@ def walk_leg(
     walk_speed_mps: float,
     route: bool = True,
     doorstep: bool = False,
+    paths: PathMemo | None = None,
 ) -> dict[str, Any]:
     """A WALK leg dict: the walk-graph path between `a` and `b`, else a straight line.
 
@@ -71,18 +126,27 @@ def walk_leg(
     skips the path search (a draft for filtering): the distance is then the time walked at
     the rider's pace. `doorstep` is for the walk-only trip (see `Planner.walk_between`). A
     leg walked along a straight-line connector between extracts, or drawn as a straight line
-    because an end is beyond the streets, is marked ``"estimated": true``.
+    because an end is beyond the streets, is marked ``"estimated": true``. `paths` keeps
+    the paths found, so a walk two itineraries of a plan share is searched once.
     """
-    path = (
-        planner.walk_between(a, b, walk_speed_mps=walk_speed_mps, doorstep=doorstep)
-        if route and a is not None and b is not None and arrive_s > depart_s
-        else None
-    )
+    path = None
+    if route and a is not None and b is not None and arrive_s > depart_s:
+        key = (a, b, walk_speed_mps, doorstep)
+        if paths is not None and key in paths:
+            path = paths[key]
+        else:
+            path = planner.walk_between(a, b, walk_speed_mps=walk_speed_mps, doorstep=doorstep)
+            if paths is not None:
+                paths[key] = path
     estimated = False
     if path is not None:
         distance = path.length_m
         geometry = line(path.lats, path.lons)
-        estimated = bool(planner.walk.estimated[path.edges].any())
+        # a connector between extracts, or a long straight line from an end to its street
+        # (a stop beyond the extracts' edge, a point off the streets)
+        estimated = bool(planner.walk.estimated[path.edges].any()) or (
+            not doorstep and any(s.offset_m > STOP_SNAP_M for s in (a, b) if s is not None)
+        )
     elif not route:
         distance = (arrive_s - depart_s) * walk_speed_mps
         geometry = line(np.array([start["lat"], end["lat"]]), np.array([start["lon"], end["lon"]]))
@@ -163,6 +227,7 @@ class RentalLegWriter:
         stop_place: Callable[[int], dict[str, Any]],
         walk_speed_mps: float = DEFAULT_WALK_SPEED_MPS,
         geometry: bool = True,
+        paths: PathMemo | None = None,
     ) -> None:
         self.net = network
         self.planner = planner
@@ -172,6 +237,8 @@ class RentalLegWriter:
         self.walk_speed_mps = walk_speed_mps
         #: False: draft legs (straight lines, no street searches) for filtering candidates
         self.geometry = geometry
+        #: the plan's street paths found so far (see `walk_leg`)
+        self.paths: PathMemo = {} if paths is None else paths
 
     # -- places ----------------------------------------------------------------------------
     def _view(self, fleet: int) -> FleetView:
@@ -248,6 +315,7 @@ class RentalLegWriter:
             clock=self.clock,
             walk_speed_mps=self.walk_speed_mps,
             route=not draft,
+            paths=self.paths,
         )
 
     def _ride_geometry(self, leg: Rental, view: FleetView, end: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from fairtrip.cache import (
     BUILD_VERSION,
+    STOP_REACH_M,
     STOP_SNAP_M,
     build_options,
     input_hash,
@@ -55,20 +56,28 @@ def walk_places(
     """The walk graph's pieces, and which are places (see `routing.streets.StreetPieces`).
 
     The largest piece is a place. So is a smaller piece whose streets are the only ones
-    within `STOP_SNAP_M` of a stop that the timetable serves (`served`: stop -> bool): an
-    island with a ferry pier is somewhere a trip can go. A served stop that also has a street
-    of the largest piece within reach does not make its own piece a place: it is snapped to
-    the largest piece instead (a metro platform mapped without its stairs).
+    within reach of a stop that the timetable serves (`served`: stop -> bool): an island
+    with a ferry pier, or a fragment cut off by an extract's edge whose only stop lies just
+    beyond that edge, is somewhere a trip can go. Reach is `STOP_SNAP_M`, or `STOP_REACH_M`
+    for a stop with no street at all within `STOP_SNAP_M` (the same two tiers `snap_stops`
+    uses). A served stop that also has a street of the largest piece within reach does not
+    make its own piece a place: it is snapped to the largest piece instead (a metro
+    platform mapped without its stairs).
     """
     pieces = StreetPieces.of(walk)
     s = np.flatnonzero(served)
-    nearest, _, _ = StreetIndex(walk, max_snap_m=STOP_SNAP_M).snap_many(lat[s], lon[s])
-    on_main, _, _ = StreetIndex(walk, max_snap_m=STOP_SNAP_M, pieces=pieces).snap_many(
-        lat[s], lon[s]
-    )
-    lonely = (nearest >= 0) & (on_main < 0)
-    extra = np.unique(pieces.node_piece[walk.edge_head[nearest[lonely]]])
-    pieces = pieces.with_places(extra)
+    extra: list[np.ndarray] = []
+    unsnapped = np.ones(len(s), dtype=np.bool_)
+    for reach_m in (STOP_SNAP_M, STOP_REACH_M):
+        nearest, _, _ = StreetIndex(walk, max_snap_m=reach_m).snap_many(lat[s], lon[s])
+        on_main, _, _ = StreetIndex(walk, max_snap_m=reach_m, pieces=pieces).snap_many(
+            lat[s], lon[s]
+        )
+        lonely = unsnapped & (nearest >= 0) & (on_main < 0)
+        extra.append(pieces.node_piece[walk.edge_head[nearest[lonely]]])
+        unsnapped &= nearest < 0  # the second tier is for stops with no street in the first
+    added = np.unique(np.concatenate(extra))
+    pieces = pieces.with_places(added)
     place_nodes = pieces.piece_place[pieces.node_piece]
     log.info(
         "walk graph: %d pieces, %d of them places (%d of %d nodes); %d made places by a stop",
@@ -76,7 +85,7 @@ def walk_places(
         int(pieces.piece_place.sum()),
         int(place_nodes.sum()),
         walk.n_nodes,
-        len(extra),
+        len(added),
     )
     return pieces
 
@@ -96,24 +105,38 @@ def snap_stops(
     *,
     pieces: StreetPieces | None = None,
 ) -> StopSnaps:
-    """Each stop's nearest point on a place of the walk graph (any edge without `pieces`),
-    or edge -1 if beyond `STOP_SNAP_M`: such a stop gets straight-line footpaths.
+    """Each stop's nearest point on a place of the walk graph (any edge without `pieces`)
+    within `STOP_SNAP_M`, else within `STOP_REACH_M`, else edge -1: such a stop gets
+    straight-line footpaths.
+
+    The second tier is for stops with no street of any piece within `STOP_SNAP_M`: stops
+    just beyond the streets we have (the GTFS covers more than the OSM extracts). The
+    straight line from the stop to the street is walked at the rider's pace like any snap
+    offset, and walks over it are marked estimated.
     """
-    index = StreetIndex(walk, max_snap_m=STOP_SNAP_M, pieces=pieces)
-    edge, fraction, offset = index.snap_many(lat, lon)
+    edge = np.full(len(lat), -1, dtype=np.int32)
+    fraction = np.zeros(len(lat), dtype=np.float64)
+    offset = np.zeros(len(lat), dtype=np.float64)
     snapped_lat = lat.astype(np.float64).copy()
     snapped_lon = lon.astype(np.float64).copy()
-    for s in np.flatnonzero(edge >= 0).tolist():
-        snap = index.snap(float(lat[s]), float(lon[s]))
-        snapped_lat[s], snapped_lon[s] = snap.snapped_lat, snap.snapped_lon
-    fraction = np.where(edge >= 0, fraction, 0.0)
-    offset = np.where(edge >= 0, offset, 0.0)
-    log.info(
-        "%d of %d stops lie within %.0f m of a walkable street",
-        (edge >= 0).sum(),
-        len(edge),
-        STOP_SNAP_M,
-    )
+    # the second tier is only for stops with no street of any piece near: a stop beside a
+    # dead piece (a pier) is not linked across the water to a street farther away
+    no_street, _, _ = StreetIndex(walk, max_snap_m=STOP_SNAP_M).snap_many(lat, lon)
+    for reach_m in (STOP_SNAP_M, STOP_REACH_M):
+        todo = np.flatnonzero((edge < 0) & ((reach_m == STOP_SNAP_M) | (no_street < 0)))
+        index = StreetIndex(walk, max_snap_m=reach_m, pieces=pieces)
+        e, f, o = index.snap_many(lat[todo], lon[todo])
+        hit = e >= 0
+        edge[todo[hit]], fraction[todo[hit]], offset[todo[hit]] = e[hit], f[hit], o[hit]
+        for s in todo[hit].tolist():
+            snap = index.snap(float(lat[s]), float(lon[s]))
+            snapped_lat[s], snapped_lon[s] = snap.snapped_lat, snap.snapped_lon
+        log.info(
+            "%d of %d stops lie within %.0f m of a walkable street",
+            (edge >= 0).sum(),
+            len(edge),
+            reach_m,
+        )
     return StopSnaps(
         edge,
         fraction,

@@ -33,12 +33,13 @@ from routing.transit import TransitSearch
 DEFAULT_WALK_SPEED_MPS = 1.33
 #: the longest walk from the origin to a stop (and, `DEFAULT_MAX_EGRESS_S`, from a stop to the
 #: destination). MOTIS allows 15 min, OpenTripPlanner 2 45 min, Valhalla about 2.1 km (27 min).
-#: 15 min (1.2 km at 1.33 m/s) is MOTIS's choice and ours: it reaches the stop beyond the
-#: nearest one in a city with a stop every few hundred metres, and the access search, whose
-#: cost grows with the area walked (the square of the time), stays near what the former
-#: 1,000 m limit cost (+2 % per plan on the Helsinki benchmark; 20 min measured +44 %)
-DEFAULT_MAX_ACCESS_S = 15 * 60
-DEFAULT_MAX_EGRESS_S = 15 * 60
+#: 20 min (1.6 km at 1.33 m/s) lies between MOTIS's 15 min and Valhalla's 2,145 m (27 min
+#: at this pace; OpenTripPlanner allows 45): it reaches the stop beyond the nearest one in a
+#: city with a stop every few hundred metres, and a peripheral resident's real walk to the
+#: one line that serves them. The access search's cost grows with the area walked (the
+#: square of the time); with 15 min, 9 more of the 1,000 benchmark pairs go unanswered
+DEFAULT_MAX_ACCESS_S = 20 * 60
+DEFAULT_MAX_EGRESS_S = 20 * 60
 #: the longest walk-only trip offered (about the 5 km the planner allowed before)
 DEFAULT_MAX_DIRECT_WALK_S = 60 * 60
 #: upper bound of any walking limit a request may set

@@ -636,6 +636,40 @@ def _route_search(
 
 
 @numba.njit(cache=True)
+def _walk_back(
+    pred: np.ndarray, edge_tail: np.ndarray, node: int
+) -> tuple[np.ndarray, int]:  # pragma: no cover - compiled
+    """(edges from `node` back to the seed, last first; the seed's index) along `pred`."""
+    n = 0
+    v = node
+    while pred[v] >= 0:
+        n += 1
+        v = edge_tail[pred[v]]
+    edges = np.empty(n, dtype=np.int64)
+    v = node
+    for i in range(n):
+        edges[i] = pred[v]
+        v = edge_tail[pred[v]]
+    return edges, -2 - int(pred[v])
+
+
+@numba.njit(cache=True)
+def _along_polylines(
+    ptr: np.ndarray, segment_m: np.ndarray, n_points: int
+) -> np.ndarray:  # pragma: no cover - compiled
+    """Point -> metres from its polyline's first point (CSR polylines; `segment_m[i]` is the
+    length from point i to point i + 1). Summed in order, as `np.cumsum` over one polyline.
+    """
+    out = np.zeros(n_points, dtype=np.float64)
+    for e in range(len(ptr) - 1):
+        acc = 0.0
+        for i in range(ptr[e] + 1, ptr[e + 1]):
+            acc += segment_m[i - 1]
+            out[i] = acc
+    return out
+
+
+@numba.njit(cache=True)
 def _along_edge_cost(
     edge_time: np.ndarray,
     edge: int,
@@ -752,6 +786,12 @@ class StreetSearch:
         min_lon, min_lat, max_lon, max_lat = graph.bbox
         self._projection = LocalProjection((min_lat + max_lat) / 2, (min_lon + max_lon) / 2)
         self._node_x, self._node_y = self._projection.to_xy(graph.node_lat, graph.node_lon)
+        # geometry point -> metres along its edge's polyline (0 at the edge's first point):
+        # cutting a path's end edges at a fraction then needs no measuring per query
+        lat, lon = graph.geom_lat, graph.geom_lon
+        self._geom_along_m = _along_polylines(
+            graph.geom_ptr, haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:]), len(lat)
+        )
         # weakly connected pieces: two points in different pieces cannot reach each other (the
         # two Helsinki extracts), which spares a search of the whole piece to find that out
         adjacency = scipy.sparse.csr_matrix(
@@ -920,8 +960,8 @@ class StreetSearch:
         # A* towards the snapped target; a hair under the true lower bound absorbs the
         # projection's rounding so the heuristic stays admissible
         # (the point is taken from the edge itself, not from the snap's copy of it)
-        piece_lat, piece_lon = self._edge_piece(target.edge, 0.0, target.fraction)
-        tx, ty = self._projection.to_xy(piece_lat[-1], piece_lon[-1])
+        point_lat, point_lon = self._edge_point(target.edge, target.fraction)
+        tx, ty = self._projection.to_xy(point_lat, point_lon)
         self._n_touched, best, entry = _route_search(
             graph.edge_ptr,
             graph.edge_head,
@@ -966,24 +1006,63 @@ class StreetSearch:
         time_s, entry, direct_forward = found
         graph = self.graph
         pieces = self._pieces(origin, target, entry, direct_forward)
+        edges = np.array([edge for edge, _, _ in pieces], dtype=np.int32)
         lats = [np.array([origin.lat, origin.snapped_lat])]
         lons = [np.array([origin.lon, origin.snapped_lon])]
-        length_m = origin.offset_m + target.offset_m
-        for edge, start, end in pieces:
-            piece_lat, piece_lon = self._edge_piece(edge, start, end)
-            lats.append(piece_lat)
-            lons.append(piece_lon)
-            length_m += (end - start) * float(graph.edge_length_m[edge])
+        self._path_polyline(pieces, lats, lons)
         lats.append(np.array([target.snapped_lat, target.lat]))
         lons.append(np.array([target.snapped_lon, target.lon]))
+        # summed piece by piece in path order (the same float sum as ever)
+        length_m = origin.offset_m + target.offset_m
+        for (_, start, end), edge_m in zip(
+            pieces, graph.edge_length_m[edges].tolist(), strict=True
+        ):
+            length_m += (end - start) * edge_m
         lat, lon = _drop_repeats(np.concatenate(lats), np.concatenate(lons))
-        return StreetPath(
-            time_s=time_s,
-            length_m=length_m,
-            edges=np.array([edge for edge, _, _ in pieces], dtype=np.int32),
-            lats=lat,
-            lons=lon,
-        )
+        return StreetPath(time_s=time_s, length_m=length_m, edges=edges, lats=lat, lons=lon)
+
+    def _path_polyline(
+        self,
+        pieces: list[tuple[int, float, float]],
+        lats: list[npt.NDArray[np.float64]],
+        lons: list[npt.NDArray[np.float64]],
+    ) -> None:
+        """Append the polyline of every piece to `lats`/`lons`, in path order.
+
+        A path runs along dozens of whole edges between two partial ones; the whole edges'
+        points are gathered with one index array per run instead of a slice per edge.
+        """
+        graph = self.graph
+        run: list[int] = []
+        for edge, start, end in [*pieces, (-1, 0.0, 0.0)]:
+            if edge >= 0 and start <= 0.0 and end >= 1.0:
+                run.append(edge)
+                continue
+            if run:
+                idx = _csr_rows(graph.geom_ptr, np.array(run, dtype=np.int64))
+                lats.append(graph.geom_lat[idx])
+                lons.append(graph.geom_lon[idx])
+                run = []
+            if edge >= 0:
+                piece_lat, piece_lon = self._edge_piece(edge, start, end)
+                lats.append(piece_lat)
+                lons.append(piece_lon)
+
+    def _edge_point(self, edge: int, fraction: float) -> tuple[float, float]:
+        """The point at `fraction` of an edge's length: the last point of
+        ``_edge_piece(edge, 0.0, fraction)``, without cutting the piece.
+        """
+        graph = self.graph
+        lo, hi = graph.geom_ptr[edge], graph.geom_ptr[edge + 1]
+        lat, lon = graph.geom_lat[lo:hi], graph.geom_lon[lo:hi]
+        if fraction >= 1.0:
+            return lat[-1], lon[-1]
+        along = self._geom_along_m[lo:hi]
+        total = along[-1] if hi - lo > 1 else 0.0
+        if total <= 0.0:
+            return lat[0], lon[0]
+        d1 = fraction * total
+        return np.interp(d1, along, lat), np.interp(d1, along, lon)
 
     def _direct(self, origin: Snap, target: Snap, speed_factor: float) -> tuple[float, bool]:
         """Cost along the origin's own street to a target on it (inf if not), and direction."""
@@ -1015,18 +1094,13 @@ class StreetSearch:
             return [(o_rev, 1.0 - origin.fraction, 1.0 - position)]
         t_edge, t_rev = target.edge, int(graph.edge_reverse[target.edge])
         node = int(graph.edge_tail[t_edge]) if entry == 0 else int(graph.edge_head[t_edge])
-        middle: list[int] = []
-        while self._pred[node] >= 0:
-            edge = int(self._pred[node])
-            middle.append(edge)
-            node = int(self._edge_tail[edge])
-        seed = -2 - int(self._pred[node])
+        middle, seed = _walk_back(self._pred, self._edge_tail, node)
         pieces: list[tuple[int, float, float]] = []
         if seed == 0:
             pieces.append((o_edge, origin.fraction, 1.0))
         elif o_rev >= 0:
             pieces.append((o_rev, 1.0 - origin.fraction, 1.0))
-        pieces.extend((edge, 0.0, 1.0) for edge in reversed(middle))
+        pieces.extend((edge, 0.0, 1.0) for edge in middle[::-1].tolist())
         if entry == 0:
             pieces.append((t_edge, 0.0, target.fraction))
         elif t_rev >= 0:
@@ -1042,10 +1116,8 @@ class StreetSearch:
         lat, lon = graph.geom_lat[lo:hi], graph.geom_lon[lo:hi]
         if start <= 0.0 and end >= 1.0:
             return lat, lon
-        along = np.concatenate(
-            [[0.0], np.cumsum(haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:]))]
-        )
-        total = along[-1]
+        along = self._geom_along_m[lo:hi]
+        total = along[-1] if hi - lo > 1 else 0.0
         if total <= 0.0:
             return lat[:1], lon[:1]
         d0, d1 = start * total, end * total
@@ -1057,6 +1129,14 @@ class StreetSearch:
             [[np.interp(d0, along, lon)], lon[inside], [np.interp(d1, along, lon)]]
         )
         return piece_lat, piece_lon
+
+
+def _csr_rows(ptr: npt.NDArray[np.integer], rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Indexes of CSR rows `rows`, one after another (``ptr[r]..ptr[r + 1]`` for each r)."""
+    lo = ptr[rows].astype(np.int64)
+    n = ptr[rows + 1].astype(np.int64) - lo
+    starts = np.cumsum(n) - n  # where each row begins in the output
+    return np.arange(int(n.sum()), dtype=np.int64) + np.repeat(lo - starts, n)
 
 
 def _drop_repeats(

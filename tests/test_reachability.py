@@ -124,6 +124,29 @@ def test_a_stop_whose_only_street_is_a_dead_piece_stays_off_the_streets():
     assert snap_stops(graph, lat, lon, pieces=pieces).edge[0] == -1  # straight-line footpaths
 
 
+def test_a_stop_beyond_the_streets_is_linked_to_a_place_within_reach_and_no_farther():
+    graph = city()
+    pieces = StreetPieces.of(graph)
+    # south of the main street: no street of any piece within 150 m
+    lat, lon = (np.array([a, b]) for a, b in zip(at(1000.0, -300.0), at(1000.0, -450.0)))
+    snaps = snap_stops(graph, lat, lon, pieces=pieces)
+    assert snaps.edge[0] >= 0  # 300 m: linked, the straight line walked as its offset
+    assert piece_of_edge(graph, pieces, int(snaps.edge[0])) == int(pieces.node_piece[0])
+    assert snaps.offset_m[0] == pytest.approx(300.0, abs=1.0)
+    assert snaps.edge[1] == -1  # 450 m: beyond reach, straight-line footpaths only
+
+
+def test_a_served_stop_beyond_an_islands_streets_makes_the_island_a_place():
+    graph = city()
+    lat, lon = (np.array([v]) for v in at(3025.0, -250.0))  # 250 m south of the island
+    assert walk_places(graph, lat, lon, np.array([False])).piece_place.sum() == 1
+    served = walk_places(graph, lat, lon, np.array([True]))
+    assert served.piece_place.sum() == 2
+    snaps = snap_stops(graph, lat, lon, pieces=served)
+    assert served.piece_place[piece_of_edge(graph, served, int(snaps.edge[0]))]
+    assert snaps.offset_m[0] == pytest.approx(250.0, abs=1.0)
+
+
 # -- connectors across the gap between extracts -----------------------------------------------
 
 
