@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -45,8 +46,6 @@ PathMemo = dict[tuple[Snap, Snap, float, bool], StreetPath | None]
 _NEAR_TIE = 1e-6
 #: larger magnitudes (never a coordinate) are left to Python's `round`
 _ROUND6_MAX = 1000.0
-#: lines with at most this many points are rounded point by point (cheaper than numpy calls)
-_SHORT_LINE = 8
 
 
 def round6(values: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -74,31 +73,63 @@ def round6(values: npt.ArrayLike) -> npt.NDArray[np.float64]:
     return out
 
 
+@numba.njit(cache=True)
+def _rounded_rows(
+    lats: np.ndarray, lons: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """[lon, lat] rows rounded with `round6`'s arithmetic, and the flat indexes (into the
+    rows) of the values that arithmetic cannot settle: near ties, huge or not finite.
+    """
+    out = np.empty((len(lats), 2), dtype=np.float64)
+    flagged = np.empty(2 * len(lats), dtype=np.int64)
+    n_flagged = 0
+    for i in range(len(lats)):
+        for c in range(2):
+            v = lons[i] if c == 0 else lats[i]
+            scaled = v * 1e6
+            whole = np.rint(scaled)
+            out[i, c] = whole / 1e6
+            if not abs(v) < _ROUND6_MAX or abs(abs(scaled - whole) - 0.5) < _NEAR_TIE:
+                flagged[n_flagged] = 2 * i + c
+                n_flagged += 1
+    return out, flagged[:n_flagged]
+
+
+@numba.njit(cache=True)
+def _distinct_rows(rows: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """The rows without those equal to the row before them."""
+    n = 0
+    for i in range(len(rows)):
+        if n > 0 and rows[i, 0] == rows[n - 1, 0] and rows[i, 1] == rows[n - 1, 1]:
+            continue
+        rows[n, 0] = rows[i, 0]
+        rows[n, 1] = rows[i, 1]
+        n += 1
+    return rows[:n]
+
+
 def line(lats: npt.ArrayLike, lons: npt.ArrayLike) -> dict[str, Any]:
     """A GeoJSON LineString ([lon, lat], 6 decimals) with repeated points dropped.
 
     Rounding can make neighbours equal; a line keeps at least two points so a zero-length
-    leg is still a valid LineString. A long line is rounded as one array (`round6`): legs
-    have hundreds of points, and a Python `round` per coordinate was a tenth of the
-    planning time.
+    leg is still a valid LineString. Rounding (`round6`'s arithmetic, its near ties left to
+    Python's `round` as there) and dropping run in two small kernels: a plan draws a dozen
+    lines, and numpy calls or a Python `round` per coordinate were a tenth of the planning
+    time.
     """
-    lat_a, lon_a = np.asarray(lats, dtype=np.float64), np.asarray(lons, dtype=np.float64)
+    lat_a = np.ascontiguousarray(lats, dtype=np.float64)
+    lon_a = np.ascontiguousarray(lons, dtype=np.float64)
     if lat_a.ndim != 1 or lat_a.shape != lon_a.shape:
         raise ValueError(
             f"lats and lons must be 1-d and of equal length, got {lat_a.shape}, {lon_a.shape}"
         )
-    coords: list[list[float]]
-    if len(lat_a) <= _SHORT_LINE:
-        coords = []
-        for x, y in zip(lon_a.tolist(), lat_a.tolist(), strict=True):
-            point = [round(x, 6), round(y, 6)]
-            if not coords or coords[-1] != point:
-                coords.append(point)
-    else:
-        points = round6(np.stack((lon_a, lat_a), axis=1))
-        keep = np.ones(len(points), dtype=bool)
-        keep[1:] = (points[1:] != points[:-1]).any(axis=1)
-        coords = points[keep].tolist()
+    rows, flagged = _rounded_rows(lat_a, lon_a)
+    if len(flagged):
+        flat = rows.reshape(-1)
+        for k in flagged.tolist():
+            value = float(lat_a[k // 2] if k % 2 else lon_a[k // 2])
+            flat[k] = round(value, 6) if math.isfinite(value) else value
+    coords: list[list[float]] = _distinct_rows(rows).tolist()
     if len(coords) == 1:
         coords.append(coords[0])
     return {"type": "LineString", "coordinates": coords}
@@ -256,8 +287,7 @@ class RentalLegWriter:
         if kind == SpotKind.ORIGIN:
             return {"name": "Origin", "lat": plan.origin.lat, "lon": plan.origin.lon}
         if kind == SpotKind.DESTINATION:
-            return {"name": "Destination", "lat": plan.destination.lat,
-                    "lon": plan.destination.lon}
+            return {"name": "Destination", "lat": plan.destination.lat, "lon": plan.destination.lon}
         if kind == SpotKind.STOP:
             return self.stop_place(spot.index)
         if kind == SpotKind.PICKUP:

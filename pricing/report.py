@@ -986,6 +986,16 @@ def _header(evaluation: Mapping[str, Any]) -> tuple[list[_Term], list[_Term]]:
     demand_terms.append(
         _Term("Incomes", "included" if demand.get("has_income") else "not included")
     )
+    if isinstance(demand.get("matrix_pairs"), int):
+        by_reason = demand.get("matrix_unreachable_by_reason") or {}
+        why = ", ".join(f"{code} {_count(n)}" for code, n in sorted(by_reason.items()))
+        demand_terms.append(
+            _Term(
+                "Pairs without a way to travel",
+                f"{_count(demand.get('matrix_unreachable', 0))} of "
+                f"{_count(demand['matrix_pairs'])}" + (f" ({why})" if why else ""),
+            )
+        )
     return [_Term("Network", network["name"]), _Term("Trips modelled", when)], demand_terms
 
 

@@ -388,6 +388,10 @@ class Planner:
         doorstep=True applies the planner's rule for the walk-only trip (`doorstep_walk_s`):
         when it is what the planner timed, the path is that straight line, so the leg's
         distance and duration agree.
+
+        Right after `plan`, the access walks (origin to a stop), the egress walks (a stop to
+        the destination) and the walk-only trip are read off the searches the plan timed
+        them with (see `StreetSearch`), so drawing them searches nothing again.
         """
         path = self.walk_search.route(
             a,

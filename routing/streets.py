@@ -536,8 +536,13 @@ def _bounded_search(
     n_touched: int,
     heap_key: np.ndarray,
     heap_node: np.ndarray,
+    adj_edge: np.ndarray,
 ) -> int:  # pragma: no cover - compiled
-    """Dijkstra from the seeds until the heap minimum exceeds max_cost; returns #touched."""
+    """Dijkstra from the seeds until the heap minimum exceeds max_cost; returns #touched.
+
+    `pred` gets the edge (`adj_edge[j]`, an edge of the graph whichever way it is searched)
+    each node was last improved through: the shortest-path tree, for drawing walks from it.
+    """
     n_touched, size = _seed(
         seed_node, seed_cost, max_cost, dist, pred, touched, n_touched, heap_key, heap_node
     )
@@ -557,6 +562,7 @@ def _bounded_search(
                     touched[n_touched] = w
                     n_touched += 1
                 dist[w] = cost
+                pred[w] = adj_edge[j]
                 size = _heap_push(heap_key, heap_node, size, cost, w)
     _heap_clear(heap_key, size)
     return n_touched
@@ -637,19 +643,22 @@ def _route_search(
 
 @numba.njit(cache=True)
 def _walk_back(
-    pred: np.ndarray, edge_tail: np.ndarray, node: int
+    pred: np.ndarray, edge_next: np.ndarray, node: int
 ) -> tuple[np.ndarray, int]:  # pragma: no cover - compiled
-    """(edges from `node` back to the seed, last first; the seed's index) along `pred`."""
+    """(edges from `node` to the seed along `pred`, in the order they are followed; the
+    seed's index). `edge_next` is the node each edge leads to on the way: its tail for a
+    forward search's predecessors (the edges come last first), its head for a backward one's.
+    """
     n = 0
     v = node
     while pred[v] >= 0:
         n += 1
-        v = edge_tail[pred[v]]
+        v = edge_next[pred[v]]
     edges = np.empty(n, dtype=np.int64)
     v = node
     for i in range(n):
         edges[i] = pred[v]
-        v = edge_tail[pred[v]]
+        v = edge_next[pred[v]]
     return edges, -2 - int(pred[v])
 
 
@@ -667,6 +676,109 @@ def _along_polylines(
             acc += segment_m[i - 1]
             out[i] = acc
     return out
+
+
+@numba.njit(cache=True, inline="always")
+def _interp(x: float, xp: np.ndarray, fp: np.ndarray) -> float:  # pragma: no cover
+    """``np.interp(x, xp, fp)`` for one x, bit for bit: numpy's own steps (the last point
+    with ``xp[j] <= x``, that point's value when x is on it, else slope times offset plus
+    value, and the offset from the next point if that is NaN).
+    """
+    n = len(xp)
+    if x < xp[0]:
+        return fp[0]
+    if x > xp[n - 1]:
+        return fp[n - 1]
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if x >= xp[mid]:
+            lo = mid + 1
+        else:
+            hi = mid
+    j = lo - 1
+    if j == n - 1 or xp[j] == x:
+        return fp[j]
+    slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])
+    out = slope * (x - xp[j]) + fp[j]
+    if math.isnan(out):
+        out = slope * (x - xp[j + 1]) + fp[j + 1]
+        if math.isnan(out) and fp[j] == fp[j + 1]:
+            out = fp[j]
+    return out
+
+
+@numba.njit(cache=True, inline="always")
+def _put(
+    lat: np.ndarray, lon: np.ndarray, n: int, y: float, x: float
+) -> int:  # pragma: no cover - compiled
+    """Append a point unless it repeats the last one (where pieces join); the new count."""
+    if n > 0 and lat[n - 1] == y and lon[n - 1] == x:
+        return n
+    lat[n] = y
+    lon[n] = x
+    return n + 1
+
+
+@numba.njit(cache=True)
+def _path_points(
+    geom_ptr: np.ndarray,
+    geom_lat: np.ndarray,
+    geom_lon: np.ndarray,
+    geom_along_m: np.ndarray,
+    edge_length_m: np.ndarray,
+    edges: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    ends_lat: np.ndarray,
+    ends_lon: np.ndarray,
+    offsets_m: float,
+) -> tuple[np.ndarray, np.ndarray, float]:  # pragma: no cover - compiled
+    """(lats, lons, metres) of a walk: the origin and its snapped point, every piece's
+    polyline (edge ``edges[i]`` cut between fractions ``starts[i]`` and ``ends[i]``), the
+    target's snapped point and the target; consecutive repeats dropped.
+
+    A piece cut inside its edge runs from the point at its start fraction through the
+    polyline points strictly between to the point at its end fraction (a zero-length edge
+    gives its first point). The metres are `offsets_m` plus each piece's share of its edge,
+    summed in path order.
+    """
+    size = 4
+    for i in range(len(edges)):
+        e = edges[i]
+        size += geom_ptr[e + 1] - geom_ptr[e] + 2
+    lat = np.empty(size, dtype=np.float64)
+    lon = np.empty(size, dtype=np.float64)
+    n = _put(lat, lon, 0, ends_lat[0], ends_lon[0])
+    n = _put(lat, lon, n, ends_lat[1], ends_lon[1])
+    length_m = offsets_m
+    for i in range(len(edges)):
+        e = edges[i]
+        start, end = starts[i], ends[i]
+        length_m += (end - start) * edge_length_m[e]
+        lo, hi = geom_ptr[e], geom_ptr[e + 1]
+        if start <= 0.0 and end >= 1.0:
+            for k in range(lo, hi):
+                n = _put(lat, lon, n, geom_lat[k], geom_lon[k])
+            continue
+        total = geom_along_m[hi - 1] if hi - lo > 1 else 0.0
+        if total <= 0.0:
+            n = _put(lat, lon, n, geom_lat[lo], geom_lon[lo])
+            continue
+        along = geom_along_m[lo:hi]
+        d0, d1 = start * total, end * total
+        n = _put(
+            lat, lon, n, _interp(d0, along, geom_lat[lo:hi]), _interp(d0, along, geom_lon[lo:hi])
+        )
+        for k in range(lo, hi):
+            if geom_along_m[k] > d0 and geom_along_m[k] < d1:
+                n = _put(lat, lon, n, geom_lat[k], geom_lon[k])
+        n = _put(
+            lat, lon, n, _interp(d1, along, geom_lat[lo:hi]), _interp(d1, along, geom_lon[lo:hi])
+        )
+    n = _put(lat, lon, n, ends_lat[2], ends_lon[2])
+    n = _put(lat, lon, n, ends_lat[3], ends_lon[3])
+    return lat[:n].copy(), lon[:n].copy(), length_m
 
 
 @numba.njit(cache=True)
@@ -755,12 +867,56 @@ def _target_times(
 # --- search state ---------------------------------------------------------------------------
 
 
+class _NodeState:
+    """One search's node arrays, allocated once and reset by touching only what it reached."""
+
+    __slots__ = ("dist", "n_touched", "pred", "touched")
+
+    def __init__(self, n_nodes: int) -> None:
+        self.dist = np.full(n_nodes, np.inf, dtype=np.float64)  # node -> best cost this query
+        #: node -> edge reached (forward) or left (backward) through; -2-s: seed s
+        self.pred = np.full(n_nodes, -1, dtype=np.int32)
+        self.touched = np.zeros(n_nodes, dtype=np.int32)
+        self.n_touched = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Tree:
+    """What a kept one-to-many search was: its point, direction, pace and bound."""
+
+    point: Snap
+    reverse: bool
+    speed_factor: float
+    offset_speed_mps: float
+    max_time_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Timed:
+    """The last `travel_time` query and its answer (None: nothing within its bound)."""
+
+    origin: Snap
+    target: Snap
+    speed_factor: float
+    offset_speed_mps: float
+    max_time_s: float
+    found: tuple[float, int, bool] | None
+
+
 class StreetSearch:
     """Reusable per-worker search state for one StreetGraph.
 
     Holds the distance, predecessor and heap arrays (allocated once, reset by touching only the
     nodes the previous query reached) and the reverse CSR used for backward searches. Not
     thread-safe: give each worker its own instance.
+
+    The searches a plan makes are kept for the walks it then draws: the last forward and the
+    last backward `times_to` (the access and egress trees) and the last `travel_time` (the
+    walk-only trip) each have node arrays of their own, and `route` reads a path off them
+    when one of them already holds it, instead of searching again. Each is a shortest-path
+    tree of its own query, so what is read off it is a shortest path of exactly the time
+    that query gave; a later query of the same kind replaces it. This costs four sets of node
+    arrays per worker (once, not per query).
     """
 
     def __init__(self, graph: StreetGraph) -> None:
@@ -774,10 +930,14 @@ class StreetSearch:
         np.cumsum(np.bincount(graph.edge_head, minlength=n), out=self._rev_ptr[1:])
         self._rev_node = self._edge_tail[self._rev_edge]
         self._rev_time = graph.edge_time_s[self._rev_edge]
-        self._dist = np.full(n, np.inf, dtype=np.float64)  # node -> best cost this query
-        self._pred = np.full(n, -1, dtype=np.int32)  # node -> edge reached through (-2-s: seed s)
-        self._touched = np.zeros(n, dtype=np.int32)
-        self._n_touched = 0
+        # node arrays: drawing (`route`), `travel_time`, and the forward and backward trees
+        self._routed = _NodeState(n)
+        self._timed_state = _NodeState(n)
+        self._tree_states = (_NodeState(n), _NodeState(n))  # [reverse]
+        self._trees: list[_Tree | None] = [None, None]  # [reverse]: the query each one holds
+        self._timed: _Timed | None = None
+        #: searches run and paths read off kept searches, by kind (for tests and profiling)
+        self.counts = {"tree": 0, "timed": 0, "route": 0, "kept": 0}
         # a search pushes at most once per edge plus two seeds; the pad keeps children readable
         self._heap_key = np.full(m + 2 + _HEAP_PAD, np.inf, dtype=np.float64)
         self._heap_node = np.zeros(m + 2 + _HEAP_PAD, dtype=np.int32)
@@ -882,9 +1042,14 @@ class StreetSearch:
         graph = self.graph
         if reverse:
             ptr, adj_node, adj_time = self._rev_ptr, self._rev_node, self._rev_time
+            adj_edge = self._rev_edge
         else:
             ptr, adj_node, adj_time = graph.edge_ptr, graph.edge_head, graph.edge_time_s
-        self._n_touched = _bounded_search(
+            adj_edge = self._edge_ids
+        state = self._tree_states[reverse]
+        self._trees[reverse] = None  # until the search below has filled the arrays
+        self.counts["tree"] += 1
+        state.n_touched = _bounded_search(
             ptr,
             adj_node,
             adj_time,
@@ -892,16 +1057,20 @@ class StreetSearch:
             seed_node,
             seed_cost + origin_cost,
             float(max_time_s),
-            self._dist,
-            self._pred,
-            self._touched,
-            self._n_touched,
+            state.dist,
+            state.pred,
+            state.touched,
+            state.n_touched,
             self._heap_key,
             self._heap_node,
+            adj_edge,
+        )
+        self._trees[reverse] = _Tree(
+            origin, reverse, float(speed_factor), float(offset_speed_mps), float(max_time_s)
         )
         out = np.empty(len(edges), dtype=np.float64)
         _target_times(
-            self._dist,
+            state.dist,
             self._edge_tail,
             graph.edge_head,
             graph.edge_time_s,
@@ -932,7 +1101,19 @@ class StreetSearch:
         """Seconds of the fastest street path between two snapped points, None if unreachable
         within max_time_s; `route` without the polyline, for when only the time matters.
         """
-        found = self._point_to_point(origin, target, speed_factor, offset_speed_mps, max_time_s)
+        self._timed = None  # until the search below has filled the arrays
+        self.counts["timed"] += 1
+        found = self._point_to_point(
+            origin, target, speed_factor, offset_speed_mps, max_time_s, self._timed_state
+        )
+        self._timed = _Timed(
+            origin,
+            target,
+            float(speed_factor),
+            float(offset_speed_mps),
+            float(max_time_s),
+            found,
+        )
         return None if found is None else found[0]
 
     def _point_to_point(
@@ -942,8 +1123,11 @@ class StreetSearch:
         speed_factor: float,
         offset_speed_mps: float,
         max_time_s: float,
+        state: _NodeState,
     ) -> tuple[float, int, bool] | None:
-        """(total seconds, entry side, direct-forward) of the fastest path, or None."""
+        """(total seconds, entry side, direct-forward) of the fastest path, or None; the
+        predecessors of the search are left in `state`.
+        """
         self._check_snap(origin, speed_factor, offset_speed_mps)
         self._check_snap(target, speed_factor, offset_speed_mps)
         graph = self.graph
@@ -962,7 +1146,7 @@ class StreetSearch:
         # (the point is taken from the edge itself, not from the snap's copy of it)
         point_lat, point_lon = self._edge_point(target.edge, target.fraction)
         tx, ty = self._projection.to_xy(point_lat, point_lon)
-        self._n_touched, best, entry = _route_search(
+        state.n_touched, best, entry = _route_search(
             graph.edge_ptr,
             graph.edge_head,
             self._edge_ids,
@@ -979,10 +1163,10 @@ class StreetSearch:
             float(tx),
             float(ty),
             self._min_s_per_m * float(speed_factor) * 0.999,
-            self._dist,
-            self._pred,
-            self._touched,
-            self._n_touched,
+            state.dist,
+            state.pred,
+            state.touched,
+            state.n_touched,
             self._heap_key,
             self._heap_node,
         )
@@ -999,58 +1183,149 @@ class StreetSearch:
         offset_speed_mps: float = 1.33,
         max_time_s: float = math.inf,
     ) -> StreetPath | None:
-        """Fastest street path between two snapped points, None if unreachable in max_time_s."""
-        found = self._point_to_point(origin, target, speed_factor, offset_speed_mps, max_time_s)
+        """Fastest street path between two snapped points, None if unreachable in max_time_s.
+
+        Read off a kept search when one holds it (see the class docstring), else searched.
+        """
+        self._check_snap(origin, speed_factor, offset_speed_mps)
+        self._check_snap(target, speed_factor, offset_speed_mps)
+        kept = self._kept(origin, target, float(speed_factor), float(offset_speed_mps), max_time_s)
+        if kept is not None:
+            self.counts["kept"] += 1
+            kept_s, pieces = kept
+            return None if kept_s is None else self._street_path(origin, target, kept_s, pieces)
+        self.counts["route"] += 1
+        state = self._routed
+        found = self._point_to_point(
+            origin, target, speed_factor, offset_speed_mps, max_time_s, state
+        )
         if found is None:
             return None
         time_s, entry, direct_forward = found
-        graph = self.graph
-        pieces = self._pieces(origin, target, entry, direct_forward)
-        edges = np.array([edge for edge, _, _ in pieces], dtype=np.int32)
-        lats = [np.array([origin.lat, origin.snapped_lat])]
-        lons = [np.array([origin.lon, origin.snapped_lon])]
-        self._path_polyline(pieces, lats, lons)
-        lats.append(np.array([target.snapped_lat, target.lat]))
-        lons.append(np.array([target.snapped_lon, target.lon]))
-        # summed piece by piece in path order (the same float sum as ever)
-        length_m = origin.offset_m + target.offset_m
-        for (_, start, end), edge_m in zip(
-            pieces, graph.edge_length_m[edges].tolist(), strict=True
-        ):
-            length_m += (end - start) * edge_m
-        lat, lon = _drop_repeats(np.concatenate(lats), np.concatenate(lons))
-        return StreetPath(time_s=time_s, length_m=length_m, edges=edges, lats=lat, lons=lon)
+        return self._street_path(
+            origin, target, time_s, self._pieces(origin, target, entry, direct_forward, state)
+        )
 
-    def _path_polyline(
+    def _kept(
         self,
-        pieces: list[tuple[int, float, float]],
-        lats: list[npt.NDArray[np.float64]],
-        lons: list[npt.NDArray[np.float64]],
-    ) -> None:
-        """Append the polyline of every piece to `lats`/`lons`, in path order.
+        origin: Snap,
+        target: Snap,
+        speed_factor: float,
+        offset_speed_mps: float,
+        max_time_s: float,
+    ) -> tuple[float | None, list[tuple[int, float, float]]] | None:
+        """(seconds or None for unreachable, pieces) of the fastest path from a kept search,
+        or None when no kept search settles the question.
+        """
+        timed = self._timed
+        if (
+            timed is not None
+            and timed.origin == origin
+            and timed.target == target
+            and timed.speed_factor == speed_factor
+            and timed.offset_speed_mps == offset_speed_mps
+        ):
+            if timed.found is not None:
+                time_s, entry, direct_forward = timed.found
+                if time_s <= max_time_s:
+                    pieces = self._pieces(origin, target, entry, direct_forward, self._timed_state)
+                    return time_s, pieces
+                return None, []  # the fastest path is known and too slow
+            if timed.max_time_s >= max_time_s:
+                return None, []  # nothing within a bound at least as loose
+        for reverse in (False, True):
+            tree = self._trees[reverse]
+            if (
+                tree is None
+                or tree.point != (target if reverse else origin)
+                or tree.speed_factor != speed_factor
+                or tree.offset_speed_mps != offset_speed_mps
+            ):
+                continue
+            found = self._tree_path(tree, origin, target)
+            if found is not None and found[0] <= max_time_s:
+                return found
+        return None
 
-        A path runs along dozens of whole edges between two partial ones; the whole edges'
-        points are gathered with one index array per run instead of a slice per edge.
+    def _tree_path(
+        self, tree: _Tree, origin: Snap, target: Snap
+    ) -> tuple[float, list[tuple[int, float, float]]] | None:
+        """(seconds, pieces) of the fastest path between `origin` and `target` read off a
+        kept tree rooted at one of them, None when the tree's bound may hide a faster path.
+
+        The ends are joined to the tree as `_route_search` joins them (through both ends of
+        their edge, or along a shared street), so the cost is the one a search would find.
+        Every node within the tree's bound has its exact cost, so a connection found at no
+        more than the bound is the fastest there is.
+        """
+        state = self._tree_states[tree.reverse]
+        sf = tree.speed_factor
+        graph = self.graph
+        # the far end (the one that is not the tree's point) joined to the tree
+        far = target if not tree.reverse else origin
+        nodes, costs = self._exits(far, sf, backward=not tree.reverse)
+        via = state.dist[nodes] + costs
+        root_s = tree.point.offset_m / tree.offset_speed_mps  # already in the tree's costs
+        direct_cost, direct_forward = self._direct(origin, target, sf)
+        side = int(np.argmin(via))
+        best = float(via[side])
+        if direct_cost + root_s <= best:
+            best = direct_cost + root_s
+            side = -1
+        if not best <= tree.max_time_s:
+            return None
+        offsets_s = (origin.offset_m + target.offset_m) / tree.offset_speed_mps
+        time_s = (best - root_s) + offsets_s
+        if side < 0:
+            return time_s, self._pieces(origin, target, -1, direct_forward, state)
+        if not tree.reverse:  # side is the target's entry: 0 its edge's tail, 1 its head
+            return time_s, self._pieces(origin, target, side, True, state)
+        # backward: side is the origin's exit (0 its edge's head, 1 its tail), and the
+        # tree's predecessors lead from there on to the target
+        middle, seed = _walk_back(state.pred, graph.edge_head, int(nodes[side]))
+        return time_s, self._end_pieces(origin, target, side, middle.tolist(), seed)
+
+    def _street_path(
+        self,
+        origin: Snap,
+        target: Snap,
+        time_s: float,
+        pieces: list[tuple[int, float, float]],
+    ) -> StreetPath:
+        """The drawable path of `pieces` between the two points, its length summed along it.
+
+        One kernel (`_path_points`) cuts and joins the pieces' polylines into a preallocated
+        array: a per-edge numpy slice, cut and concatenate cost most of a walk's drawing.
         """
         graph = self.graph
-        run: list[int] = []
-        for edge, start, end in [*pieces, (-1, 0.0, 0.0)]:
-            if edge >= 0 and start <= 0.0 and end >= 1.0:
-                run.append(edge)
-                continue
-            if run:
-                idx = _csr_rows(graph.geom_ptr, np.array(run, dtype=np.int64))
-                lats.append(graph.geom_lat[idx])
-                lons.append(graph.geom_lon[idx])
-                run = []
-            if edge >= 0:
-                piece_lat, piece_lon = self._edge_piece(edge, start, end)
-                lats.append(piece_lat)
-                lons.append(piece_lon)
+        n = len(pieces)
+        edges = np.empty(n, dtype=np.int32)
+        starts = np.empty(n, dtype=np.float64)
+        ends = np.empty(n, dtype=np.float64)
+        for i, (edge, start, end) in enumerate(pieces):
+            edges[i] = edge
+            starts[i] = start
+            ends[i] = end
+        ends_lat = np.array([origin.lat, origin.snapped_lat, target.snapped_lat, target.lat])
+        ends_lon = np.array([origin.lon, origin.snapped_lon, target.snapped_lon, target.lon])
+        lat, lon, length_m = _path_points(
+            graph.geom_ptr,
+            graph.geom_lat,
+            graph.geom_lon,
+            self._geom_along_m,
+            graph.edge_length_m,
+            edges,
+            starts,
+            ends,
+            ends_lat,
+            ends_lon,
+            float(origin.offset_m + target.offset_m),
+        )
+        return StreetPath(time_s=time_s, length_m=length_m, edges=edges, lats=lat, lons=lon)
 
     def _edge_point(self, edge: int, fraction: float) -> tuple[float, float]:
         """The point at `fraction` of an edge's length: the last point of
-        ``_edge_piece(edge, 0.0, fraction)``, without cutting the piece.
+        the piece `_path_points` cuts from fraction 0 to `fraction`, without cutting it.
         """
         graph = self.graph
         lo, hi = graph.geom_ptr[edge], graph.geom_ptr[edge + 1]
@@ -1082,9 +1357,11 @@ class StreetSearch:
         return math.inf, True
 
     def _pieces(
-        self, origin: Snap, target: Snap, entry: int, direct_forward: bool
+        self, origin: Snap, target: Snap, entry: int, direct_forward: bool, state: _NodeState
     ) -> list[tuple[int, float, float]]:
-        """(edge, start fraction, end fraction) of every edge the found path runs along."""
+        """(edge, start fraction, end fraction) of every edge the path found by a forward
+        search (predecessors in `state`) runs along.
+        """
         graph = self.graph
         o_edge, o_rev = origin.edge, int(graph.edge_reverse[origin.edge])
         if entry < 0:  # along the origin's street only
@@ -1092,57 +1369,29 @@ class StreetSearch:
             if direct_forward:
                 return [(o_edge, origin.fraction, position)]
             return [(o_rev, 1.0 - origin.fraction, 1.0 - position)]
-        t_edge, t_rev = target.edge, int(graph.edge_reverse[target.edge])
+        t_edge = target.edge
         node = int(graph.edge_tail[t_edge]) if entry == 0 else int(graph.edge_head[t_edge])
-        middle, seed = _walk_back(self._pred, self._edge_tail, node)
+        middle, seed = _walk_back(state.pred, self._edge_tail, node)
+        return self._end_pieces(origin, target, seed, middle[::-1].tolist(), entry)
+
+    def _end_pieces(
+        self, origin: Snap, target: Snap, seed: int, middle: list[int], entry: int
+    ) -> list[tuple[int, float, float]]:
+        """The pieces of a path that leaves the origin's edge by `seed` (0 its head, 1 its
+        tail), runs along the whole edges `middle` and enters the target's edge by `entry`
+        (0 its tail, 1 its head).
+        """
+        graph = self.graph
+        o_edge, o_rev = origin.edge, int(graph.edge_reverse[origin.edge])
+        t_edge, t_rev = target.edge, int(graph.edge_reverse[target.edge])
         pieces: list[tuple[int, float, float]] = []
         if seed == 0:
             pieces.append((o_edge, origin.fraction, 1.0))
         elif o_rev >= 0:
             pieces.append((o_rev, 1.0 - origin.fraction, 1.0))
-        pieces.extend((edge, 0.0, 1.0) for edge in middle[::-1].tolist())
+        pieces.extend((edge, 0.0, 1.0) for edge in middle)
         if entry == 0:
             pieces.append((t_edge, 0.0, target.fraction))
         elif t_rev >= 0:
             pieces.append((t_rev, 0.0, 1.0 - target.fraction))
         return pieces
-
-    def _edge_piece(
-        self, edge: int, start: float, end: float
-    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """Cut an edge's polyline between two fractions of its length."""
-        graph = self.graph
-        lo, hi = graph.geom_ptr[edge], graph.geom_ptr[edge + 1]
-        lat, lon = graph.geom_lat[lo:hi], graph.geom_lon[lo:hi]
-        if start <= 0.0 and end >= 1.0:
-            return lat, lon
-        along = self._geom_along_m[lo:hi]
-        total = along[-1] if hi - lo > 1 else 0.0
-        if total <= 0.0:
-            return lat[:1], lon[:1]
-        d0, d1 = start * total, end * total
-        inside = (along > d0) & (along < d1)
-        piece_lat = np.concatenate(
-            [[np.interp(d0, along, lat)], lat[inside], [np.interp(d1, along, lat)]]
-        )
-        piece_lon = np.concatenate(
-            [[np.interp(d0, along, lon)], lon[inside], [np.interp(d1, along, lon)]]
-        )
-        return piece_lat, piece_lon
-
-
-def _csr_rows(ptr: npt.NDArray[np.integer], rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Indexes of CSR rows `rows`, one after another (``ptr[r]..ptr[r + 1]`` for each r)."""
-    lo = ptr[rows].astype(np.int64)
-    n = ptr[rows + 1].astype(np.int64) - lo
-    starts = np.cumsum(n) - n  # where each row begins in the output
-    return np.arange(int(n.sum()), dtype=np.int64) + np.repeat(lo - starts, n)
-
-
-def _drop_repeats(
-    lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64]
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Remove consecutive duplicate points (where pieces join)."""
-    keep = np.ones(len(lat), dtype=bool)
-    keep[1:] = (np.diff(lat) != 0) | (np.diff(lon) != 0)
-    return lat[keep], lon[keep]

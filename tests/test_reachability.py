@@ -128,7 +128,9 @@ def test_a_stop_beyond_the_streets_is_linked_to_a_place_within_reach_and_no_fart
     graph = city()
     pieces = StreetPieces.of(graph)
     # south of the main street: no street of any piece within 150 m
-    lat, lon = (np.array([a, b]) for a, b in zip(at(1000.0, -300.0), at(1000.0, -450.0)))
+    lat, lon = (
+        np.array([a, b]) for a, b in zip(at(1000.0, -300.0), at(1000.0, -450.0), strict=True)
+    )
     snaps = snap_stops(graph, lat, lon, pieces=pieces)
     assert snaps.edge[0] >= 0  # 300 m: linked, the straight line walked as its offset
     assert piece_of_edge(graph, pieces, int(snaps.edge[0])) == int(pieces.node_piece[0])

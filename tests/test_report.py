@@ -499,3 +499,15 @@ def test_the_fixture_is_labelled_synthetic():
     doc = evaluation()
     assert doc["demand"]["synthetic"] is True
     assert "synthetic" in doc["demand"]["note"].lower()
+
+
+def test_the_header_says_how_many_matrix_pairs_have_no_way_to_travel():
+    doc = status_quo_only()
+    doc["demand"].update(
+        matrix_pairs=24016,
+        matrix_unreachable=12,
+        matrix_unreachable_by_reason={"nothing_within_walk_limit": 9, "no_connection": 3},
+    )
+    html = render_report(doc)
+    assert "Demand: pairs without a way to travel" in html
+    assert "12 of 24,016 (no_connection 3, nothing_within_walk_limit 9)" in html
