@@ -218,6 +218,18 @@ class Fleets:
         if changed:
             self.accounts.record_data(changed)
 
+    def note_push(self, provider_id: str) -> None:
+        """A push was acknowledged: record in the durable accounts, at once rather than at
+        the next cache check, that the provider has data (first push, or the first after a
+        loss), so a crash and a wipe right after it still flag the provider as data-lost.
+        Costs a read per push and a write only when something changed.
+        """
+        account = self.accounts.get(provider_id)
+        if account is not None and (
+            account.data_seen_at_s is None or account.data_lost_at_s is not None
+        ):
+            self.accounts.record_data([provider_id])
+
     def _epoch_moved(self) -> bool:
         """Whether the cache's epoch is no longer the one this worker adopted (read-only).
 

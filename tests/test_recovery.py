@@ -282,3 +282,16 @@ def test_provider_names_with_control_characters_are_refused(
         assert error["code"] == "invalid_name" and error["field"] == "name"
         assert f"at position {position}" in error["message"]
         assert c.get("/providers").json()["providers"] == []
+
+
+def test_a_push_is_recorded_in_the_durable_accounts_at_once_not_at_the_next_check(
+    helsinki_dir: Path, tmp_path: Path, ns: str
+) -> None:
+    durable = tmp_path / "durable.sqlite3"
+    with TestClient(make_app(helsinki_dir, durable, namespace=ns, synthetic=False)) as client:
+        secret = register(client, "acme")
+        accounts = fleets(client).accounts
+        assert accounts.get("acme").data_seen_at_s is None
+        assert push(client, "acme", secret).status_code == 200
+        # the watch waits 60 s here: only the push itself can have written this
+        assert accounts.get("acme").data_seen_at_s is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import time
 from typing import Annotated, Any
 
@@ -30,12 +31,15 @@ from providers.accounts import ProviderAccount
 from providers.errors import (
     FeedError,
     OutsideServiceAreaError,
+    ProviderError,
     StoreUnavailableError,
     UnknownProviderError,
 )
 from providers.gbfs import GBFS_FILES, merge_file, parse_feed
 from providers.gbfs.jsonload import load_json
 from providers.model import FleetSnapshot
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["providers"])
 
@@ -128,6 +132,10 @@ async def _store(state: AppState, snapshot: FleetSnapshot) -> PushResult:
             str(exc),
             headers={"Retry-After": str(max(1, int(exc.retry_after_s)))},
         ) from exc
+    try:
+        await asyncio.to_thread(state.fleets.note_push, snapshot.provider_id)
+    except ProviderError:  # the cache check records it within one period anyway
+        log.warning("could not record %s's push in the accounts", snapshot.provider_id)
     received = max((f.received_at_s for f in snapshot.feeds), default=int(time.time()))
     return PushResult(
         provider_id=snapshot.provider_id,
