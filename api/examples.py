@@ -298,8 +298,19 @@ READY = {
         "stops": 1361,
         "bbox": [24.892, 60.147, 24.99, 60.195],
     },
-    "store": {},
-    "providers": [],
+    "reasons": [],
+    "store": {"backend": "memory", "ok": True},
+    "providers": [
+        {
+            "provider_id": "acme-bikes",
+            "source": "push",
+            "stale": False,
+            "age_s": 20,
+            "vehicles": 0,
+            "stations": 14,
+            "planning_error": "station 'k1' num_bikes_available is 20000, expected 0..10000",
+        }
+    ],
 }
 
 
@@ -321,6 +332,10 @@ PROVIDER_STATUS = {
     "vehicles": 900,
     "stations": 0,
     "files": [_FILE],
+    "warnings": [],
+    "data_lost": False,
+    "lost_at_s": None,
+    "poll_error": None,
 }
 PROVIDERS = {
     "providers": [
@@ -343,6 +358,12 @@ PUSH = {
     "stations": 14,
     "files": ["station_information", "station_status", "system_information", "vehicle_status"],
     "received_at_s": 1645509601,
+    "warnings": [
+        "/station_status/data/stations/3/is_installed: 1 read as true (GBFS 2.0 and later "
+        "use true/false)",
+        "vehicle 'v17' at 59.950000,10.720000 lies outside the service area of Helsinki "
+        "(lat 60.1290..60.2130, lon 24.8560..25.0260); left out",
+    ],
 }
 PROVIDER = {
     "provider_id": "acme-bikes",
