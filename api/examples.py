@@ -299,7 +299,7 @@ READY = {
         "bbox": [24.892, 60.147, 24.99, 60.195],
     },
     "reasons": [],
-    "store": {"backend": "memory", "ok": True},
+    "store": {"backend": "memory", "ok": True, "providers": 4},
     "providers": [
         {
             "provider_id": "acme-bikes",
