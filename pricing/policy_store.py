@@ -25,10 +25,8 @@ import json
 import logging
 import math
 import sqlite3
-import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +37,7 @@ import redis
 
 from pricing.errors import PricingError
 from pricing.policy import Policy, PolicyError, validate_policy
+from pricing.sqlite_file import SchemaVersionError, SqliteFile
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -344,58 +343,28 @@ class SqlitePolicyStore(PolicyStore):
 
     def __init__(self, path: str | Path, *, timeout_s: float = 5.0) -> None:
         self.path = str(path)
-        self._lock = threading.RLock()
         try:
-            self._conn = sqlite3.connect(
-                self.path, timeout=timeout_s, check_same_thread=False, isolation_level=None
+            self._db = SqliteFile(
+                self.path,
+                schema=[st for st in _SCHEMA.split(";") if st.strip()],
+                meta_table="meta",
+                schema_version=SQLITE_SCHEMA_VERSION,
+                timeout_s=timeout_s,
             )
-            self._conn.execute("PRAGMA foreign_keys = ON")
-            if self.path != ":memory:":
-                self._conn.execute("PRAGMA journal_mode = WAL")
-                self._conn.execute("PRAGMA synchronous = FULL")
-            with self._transaction() as conn:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-                if row is None:
-                    conn.execute(
-                        "INSERT INTO meta (key, value) VALUES ('schema', ?)",
-                        (str(SQLITE_SCHEMA_VERSION),),
-                    )
-                elif row[0] != str(SQLITE_SCHEMA_VERSION):
-                    raise PolicyStoreError(
-                        f"{self.path}: policy store schema {row[0]}, this fairtrip reads "
-                        f"{SQLITE_SCHEMA_VERSION}"
-                    )
+        except SchemaVersionError as e:
+            raise PolicyStoreError(f"{self.path}: policy store {e}") from e
         except sqlite3.Error as e:
             raise PolicyStoreError(f"cannot open policy store {self.path}: {e}") from e
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error; sqlite errors become typed."""
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:  # also when COMMIT itself failed (disk full, I/O)
-                    conn.execute("ROLLBACK")
-                raise
-
     def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        with self._lock:
-            try:
-                return fn(self._conn)
-            except sqlite3.Error as e:
-                raise PolicyStoreError(f"policy store {self.path}: {e}") from e
+        try:
+            return self._db.read(fn)
+        except sqlite3.Error as e:
+            raise PolicyStoreError(f"policy store {self.path}: {e}") from e
 
     def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         try:
-            with self._transaction() as conn:
-                return fn(conn)
+            return self._db.write(fn)
         except sqlite3.Error as e:
             raise PolicyStoreError(f"policy store {self.path}: write failed: {e}") from e
 
@@ -480,8 +449,7 @@ class SqlitePolicyStore(PolicyStore):
 
     def close(self) -> None:
         """Close the connection (checkpointing the WAL into the main file)."""
-        with self._lock:
-            self._conn.close()
+        self._db.close()
 
 
 # -- Redis ---------------------------------------------------------------------------------------

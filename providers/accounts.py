@@ -30,8 +30,7 @@ import sqlite3
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -39,6 +38,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import redis
 
+from pricing.sqlite_file import SchemaVersionError, SqliteFile
 from providers.errors import AuthError, ProviderError, StoreUnavailableError, UnknownProviderError
 from providers.names import check_display_name
 from providers.store.breaker import CircuitBreaker
@@ -458,63 +458,32 @@ class SqliteAccounts(ProviderAccounts):
     ) -> None:
         super().__init__(clock=clock)
         self.path = str(path)
-        self._lock = threading.RLock()
         try:
-            self._conn = sqlite3.connect(
-                self.path, timeout=timeout_s, check_same_thread=False, isolation_level=None
+            self._db = SqliteFile(
+                self.path,
+                schema=_SCHEMA,
+                meta_table="accounts_meta",
+                schema_version=SQLITE_SCHEMA_VERSION,
+                timeout_s=timeout_s,
             )
-            self._conn.execute("PRAGMA foreign_keys = ON")
-            if self.path != ":memory:":
-                self._conn.execute("PRAGMA journal_mode = WAL")
-                self._conn.execute("PRAGMA synchronous = FULL")
-            with self._transaction() as conn:
-                for statement in _SCHEMA:
-                    conn.execute(statement)
-                row = conn.execute(
-                    "SELECT value FROM accounts_meta WHERE key = 'schema'"
-                ).fetchone()
-                if row is None:
-                    conn.execute(
-                        "INSERT INTO accounts_meta (key, value) VALUES ('schema', ?)",
-                        (str(SQLITE_SCHEMA_VERSION),),
-                    )
-                elif row[0] != str(SQLITE_SCHEMA_VERSION):
-                    raise AccountsStoreError(
-                        f"{self.path}: accounts schema {row[0]}, this fairtrip reads "
-                        f"{SQLITE_SCHEMA_VERSION}"
-                    )
+        except SchemaVersionError as e:
+            raise AccountsStoreError(f"{self.path}: accounts {e}") from e
         except sqlite3.Error as e:
             raise AccountsStoreError(f"cannot open provider accounts {self.path}: {e}") from e
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:  # also when COMMIT itself failed (disk full, I/O)
-                    conn.execute("ROLLBACK")
-                raise
 
     def _unavailable(self, what: str, e: sqlite3.Error) -> StoreUnavailableError:
         log.error("provider accounts %s: %s failed: %s", self.path, what, e)
         return StoreUnavailableError(f"provider accounts: {what} failed: {e}", 1)
 
     def _read(self, what: str, fn: Callable[[sqlite3.Connection], T]) -> T:
-        with self._lock:
-            try:
-                return fn(self._conn)
-            except sqlite3.Error as e:
-                raise self._unavailable(what, e) from e
+        try:
+            return self._db.read(fn)
+        except sqlite3.Error as e:
+            raise self._unavailable(what, e) from e
 
     def _write(self, what: str, fn: Callable[[sqlite3.Connection], T]) -> T:
         try:
-            with self._transaction() as conn:
-                return fn(conn)
+            return self._db.write(fn)
         except sqlite3.Error as e:
             raise self._unavailable(what, e) from e
 
@@ -637,8 +606,7 @@ class SqliteAccounts(ProviderAccounts):
 
     def close(self) -> None:
         """Close the connection (checkpointing the WAL into the main file)."""
-        with self._lock:
-            self._conn.close()
+        self._db.close()
 
 
 class RedisAccounts(ProviderAccounts):
