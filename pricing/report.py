@@ -991,7 +991,7 @@ def _header(evaluation: Mapping[str, Any]) -> tuple[list[_Term], list[_Term]]:
         why = ", ".join(f"{code} {_count(n)}" for code, n in sorted(by_reason.items()))
         demand_terms.append(
             _Term(
-                "Pairs without a way to travel",
+                "Routed point pairs without a way to travel",
                 f"{_count(demand.get('matrix_unreachable', 0))} of "
                 f"{_count(demand['matrix_pairs'])}" + (f" ({why})" if why else ""),
             )

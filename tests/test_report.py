@@ -509,5 +509,5 @@ def test_the_header_says_how_many_matrix_pairs_have_no_way_to_travel():
         matrix_unreachable_by_reason={"nothing_within_walk_limit": 9, "no_connection": 3},
     )
     html = render_report(doc)
-    assert "Demand: pairs without a way to travel" in html
+    assert "Demand: routed point pairs without a way to travel" in html
     assert "12 of 24,016 (no_connection 3, nothing_within_walk_limit 9)" in html
