@@ -39,15 +39,15 @@ def network_dir(settings: Settings) -> Path:
     """
     if settings.network is not None:
         return settings.network
-    from fairtrip.embedded import ensure_embedded_network
+    from network.embedded import ensure_embedded_network
 
     return ensure_embedded_network(progress=False)
 
 
 async def load_state(settings: Settings) -> AppState:
     """Everything a worker needs to answer requests, built once."""
-    from fairtrip.network import Network
-    from fairtrip.stop_index import StopIndex
+    from network.compiled import Network
+    from network.stop_index import StopIndex
 
     path = network_dir(settings)
     log.info("loading network %s", path)

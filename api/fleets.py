@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from api.settings import Settings
-from fairtrip.network import Network
+from network.compiled import Network
 from providers.accounts import ProviderAccount, ProviderAccounts, ProviderExistsError
 from providers.errors import ProviderError, StoreUnavailableError
 from providers.gbfs import parse_feed

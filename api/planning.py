@@ -20,15 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 from api.errors import ApiError
 from api.schemas import PlanQuery
-from fairtrip.fare_facts import RideFactsReader
-from fairtrip.itinerary import ItineraryWriter, chosen_plan
-from fairtrip.itinerary_prices import ActivePolicy, ItineraryPricer
-from fairtrip.network import Network
-from fairtrip.rental_fleets import RENTAL_MODES, FleetView, RentalFleets
+from network.compiled import Network
 from routing.errors import IsolatedPieceError, OutsideNetworkError, RoutingError, ServiceDateError
 from routing.geo import haversine_m
 from routing.multimodal import FleetRoles, MultiModalOptions, MultiModalPlanner
 from routing.planner import PlanOptions, ReasonCode
+from trips.fare_facts import RideFactsReader
+from trips.fleets import RENTAL_MODES, FleetView, RentalFleets
+from trips.itinerary import ItineraryWriter, chosen_plan
+from trips.prices import ActivePolicy, ItineraryPricer
 
 if TYPE_CHECKING:
     from providers.model import FleetSnapshot

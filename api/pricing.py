@@ -21,12 +21,12 @@ from typing import Any
 
 from api.planning import PlanService
 from api.settings import Settings
-from fairtrip.itinerary_prices import ActivePolicy
-from fairtrip.network import Network
+from network.compiled import Network
 from pricing.names import redact_paths, source_name
 from pricing.policy import Policy, PolicyError
 from pricing.policy_store import PolicyStore, StoredPolicy, open_policy_store
 from pricing.zones import ZoneLayer
+from trips.prices import ActivePolicy
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def default_policy_store_url(settings: Settings) -> str:
     """The configured store, or a SQLite file in the cache directory (durable by default)."""
     if settings.policy_store_url:
         return settings.policy_store_url
-    from fairtrip.cache import cache_root
+    from network.cache import cache_root
 
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
@@ -96,7 +96,7 @@ def default_paths(
     """(zones for /plan, demand zones, demand CSV): configured, or — for a network compiled
     from the embedded Helsinki GTFS — the embedded city's files.
     """
-    from fairtrip.embedded import data_dir, helsinki
+    from network.embedded import data_dir, helsinki
 
     embedded = helsinki().gtfs.name in network.manifest.get("inputs", [])
     if not embedded:
@@ -186,7 +186,7 @@ class PricingService:
     # -- status quo for solving ------------------------------------------------------------
     def base_costs(self, progress: Any = None) -> Any:
         """Route and price the default demand once per worker (reused by every solve)."""
-        from fairtrip.evaluate import EvaluationError, EvaluationSettings, base_costs
+        from evaluation.evaluate import EvaluationError, EvaluationSettings, base_costs
 
         with self._base_lock:
             if self._base is None:
@@ -270,7 +270,7 @@ class PricingService:
         max_time_min: float,
         max_price_minor: int,
     ) -> None:
-        from fairtrip.evaluate import EvaluationSettings, base_costs, evaluate
+        from evaluation.evaluate import EvaluationSettings, base_costs, evaluate
         from pricing.demand import load_demand
         from pricing.report import render_report
 

@@ -11,8 +11,8 @@ from api.fleets import Fleets
 from api.planning import PlanService
 from api.pricing import PricingService
 from api.settings import Settings
-from fairtrip.network import Network
-from fairtrip.stop_index import StopIndex
+from network.compiled import Network
+from network.stop_index import StopIndex
 
 
 @dataclass

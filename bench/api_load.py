@@ -73,7 +73,7 @@ end
 
 def random_queries(network_dir: Path, n: int, seed: int) -> list[str]:
     """`n` /plan paths between random walk-graph nodes 300 m..5 km apart (seeded)."""
-    from fairtrip.network import Network
+    from network.compiled import Network
     from routing.geo import haversine_m
 
     walk = Network.load(network_dir).streets["walk"]
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("wrk") is None:
         log.error("wrk is not installed (Debian: apt-get install wrk)")
         return 2
-    from fairtrip.embedded import ensure_embedded_network
+    from network.embedded import ensure_embedded_network
 
     network_dir = ensure_embedded_network(progress=False)
     paths = random_queries(network_dir, args.queries, args.seed)

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 BUILD_SNIPPET = """
 import json, resource, sys, time
-from fairtrip.embedded import helsinki
+from network.embedded import helsinki
 from ingest.network_build import build_network
 c = helsinki()
 t = time.perf_counter()
@@ -43,7 +43,7 @@ print(json.dumps({"seconds": time.perf_counter() - t,
 LOAD_SNIPPET = """
 import json, resource, sys, time
 t = time.perf_counter()
-from fairtrip.network import Network
+from network.compiled import Network
 net = Network.load(sys.argv[1])
 planner = net.planner(sys.argv[2])
 loaded = time.perf_counter() - t
@@ -80,8 +80,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
-    from fairtrip.embedded import ensure_embedded_network
-    from fairtrip.network import Network
+    from network.compiled import Network
+    from network.embedded import ensure_embedded_network
     from routing.planner import PlanOptions
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -41,8 +41,8 @@ def main() -> None:
     from api.fleets import synthetic_snapshots
     from api.planning import PlanService
     from api.schemas import PlanQuery
-    from fairtrip.embedded import ensure_embedded_network
-    from fairtrip.network import Network
+    from network.compiled import Network
+    from network.embedded import ensure_embedded_network
     from providers.store import open_store
     from providers.synthetic import embedded_synthetic_fleets
     from routing.errors import RoutingError

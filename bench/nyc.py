@@ -25,7 +25,7 @@ log = logging.getLogger("bench.nyc")
 LOAD_SNIPPET = """
 import time, sys
 t = time.perf_counter()
-from fairtrip.network import Network
+from network.compiled import Network
 from routing.raptor import Raptor
 net = Network.load(sys.argv[1])
 tt, trips = net.timetable(sys.argv[2])
@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
-    from fairtrip.network import Network
     from ingest.network_build import build_network
+    from network.compiled import Network
     from routing.raptor import Raptor, StopTimes
 
     gtfs = prepare_nyc_gtfs()

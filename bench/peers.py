@@ -190,8 +190,8 @@ class Fairtrip:
         from api.errors import ApiError
         from api.planning import PlanService
         from api.schemas import PlanQuery
-        from fairtrip.embedded import ensure_embedded_network
-        from fairtrip.network import Network
+        from network.compiled import Network
+        from network.embedded import ensure_embedded_network
         from routing.errors import RoutingError
 
         self._query = PlanQuery
@@ -487,7 +487,7 @@ def _git(*args: str) -> str:
 
 def setup_valhalla() -> tuple[ValhallaWorker | None, dict[str, Any]]:
     """Set up (first run) and start Valhalla; on failure, the reason and no worker."""
-    from fairtrip.embedded import helsinki
+    from network.embedded import helsinki
 
     city = helsinki()
     info: dict[str, Any] = {"pinned": PYVALHALLA_VERSION}

@@ -8,7 +8,7 @@ environment with fairtrip's packages:
    PATH, under pyenv, or named by `$FAIRTRIP_PYTHON312`) and pip-installs
    ``pyvalhalla==PYVALHALLA_VERSION``. The wheel ships the tile-building executables.
 2. `ensure_tiles` builds Valhalla's graph from the same files fairtrip compiles
-   (`fairtrip.embedded.helsinki()`: the HSL GTFS of 2022-02-22 and both OSM extracts):
+   (`network.embedded.helsinki()`: the HSL GTFS of 2022-02-22 and both OSM extracts):
    the GTFS is unzipped into a feed directory (Valhalla wants one sub-directory per feed),
    `valhalla_ingest_transit` and `valhalla_convert_transit` turn it into transit tiles, and
    `valhalla_build_tiles` cuts the street graph and links the transit tiles into it. The

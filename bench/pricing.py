@@ -35,12 +35,12 @@ POLICY = "data/policies/city-wide-average.yaml"
 
 def plan_overhead(net: Any, zones_path: Path) -> dict[str, Any]:
     """Time of pricing the itineraries of each plan, with no policy and with one active."""
-    from fairtrip.fare_facts import RideFactsReader
-    from fairtrip.itinerary import ItineraryWriter
-    from fairtrip.itinerary_prices import ActivePolicy, ItineraryPricer
     from pricing.policy import parse_policy
     from pricing.zones import ZoneLayer
     from routing.errors import OutsideNetworkError
+    from trips.fare_facts import RideFactsReader
+    from trips.itinerary import ItineraryWriter
+    from trips.prices import ActivePolicy, ItineraryPricer
 
     date = net.service_dates[0]
     key = net.manifest["service_dates"][date]
@@ -83,7 +83,7 @@ def plan_overhead(net: Any, zones_path: Path) -> dict[str, Any]:
 
 def evaluation(net: Any, zones_path: Path) -> dict[str, Any]:
     """A 100 x 100 matrix of demand zones, one policy, timed by stage."""
-    from fairtrip.evaluate import EvaluationSettings, base_costs, evaluate
+    from evaluation.evaluate import EvaluationSettings, base_costs, evaluate
     from pricing.demand import load_demand
     from pricing.policy import parse_policy
     from pricing.report import render_report
@@ -123,8 +123,8 @@ def evaluation(net: Any, zones_path: Path) -> dict[str, Any]:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from fairtrip.embedded import data_dir, ensure_embedded_network
-    from fairtrip.network import Network
+    from network.compiled import Network
+    from network.embedded import data_dir, ensure_embedded_network
 
     net = Network.load(ensure_embedded_network(progress=False))
     demand_dir = data_dir() / "helsinki" / "demand"

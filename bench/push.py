@@ -34,8 +34,8 @@ VEHICLES = 10_000
 
 
 def _bodies() -> list[bytes]:
-    from fairtrip.embedded import data_dir, ensure_embedded_network
-    from fairtrip.network import Network
+    from network.compiled import Network
+    from network.embedded import data_dir, ensure_embedded_network
     from providers.synthetic import SCOOTERS_ID, street_nodes, synthetic_fleets
 
     net = Network.load(ensure_embedded_network(progress=False))
@@ -55,7 +55,7 @@ def _bodies() -> list[bytes]:
 def _app(store_url: str, namespace: str) -> Any:
     from api.app import create_app
     from api.settings import Settings
-    from fairtrip.embedded import ensure_embedded_network
+    from network.embedded import ensure_embedded_network
 
     return create_app(
         Settings(

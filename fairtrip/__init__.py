@@ -1,3 +1,3 @@
-"""fairtrip: the command line and the compiled-network files that tie the packages together."""
+"""fairtrip: the command line (build, plan, serve, simulate, policy) over the other packages."""
 
 __version__ = "0.1.0"

@@ -15,9 +15,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from fairtrip.cache import InputMissingError
-from fairtrip.network import NetworkFileError
 from ingest.errors import IngestError
+from network.cache import InputMissingError
+from network.compiled import NetworkFileError
 from routing.errors import RoutingError
 from routing.planner import (
     DEFAULT_MAX_ACCESS_S,
@@ -62,7 +62,7 @@ def parse_when(text: str) -> dt.datetime:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from fairtrip.embedded import ensure_embedded_network
+    from network.embedded import ensure_embedded_network
 
     if args.gtfs is None and not args.osm and args.out is None:
         out = ensure_embedded_network(progress=not args.quiet)
@@ -88,15 +88,15 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from fairtrip.itinerary import ItineraryWriter, format_text, plan_to_dict
-    from fairtrip.network import Network
+    from network.compiled import Network
     from routing.planner import PlanOptions
+    from trips.itinerary import ItineraryWriter, format_text, plan_to_dict
 
     origin = parse_latlon(args.from_)
     dest = parse_latlon(args.to)
     when = parse_when(args.at)
     if args.network is None:
-        from fairtrip.embedded import ensure_embedded_network
+        from network.embedded import ensure_embedded_network
 
         path = ensure_embedded_network(progress=not args.quiet)
     else:
@@ -137,7 +137,7 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ["FAIRTRIP_WORKERS"] = str(args.workers)
     if args.network is None:
         # compile the embedded city once here, not in every worker at the same time
-        from fairtrip.embedded import ensure_embedded_network
+        from network.embedded import ensure_embedded_network
 
         os.environ["FAIRTRIP_NETWORK"] = str(ensure_embedded_network(progress=True))
     uvicorn.run(

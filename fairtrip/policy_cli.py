@@ -47,8 +47,8 @@ def load_inputs(
 ) -> tuple[Any, Any, Any, str]:
     """(network, demand, zones, zones source) with the embedded defaults filled in."""
     from fairtrip.cli import UsageError
-    from fairtrip.embedded import data_dir, ensure_embedded_network
-    from fairtrip.network import Network
+    from network.compiled import Network
+    from network.embedded import data_dir, ensure_embedded_network
     from pricing.demand import load_demand
     from pricing.zones import ZoneLayer
 
@@ -71,8 +71,8 @@ def load_inputs(
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from evaluation.evaluate import EvaluationSettings, base_costs, evaluate
     from fairtrip.cli import parse_when
-    from fairtrip.evaluate import EvaluationSettings, base_costs, evaluate
     from pricing.report import write_report
 
     policies = [_read_policy(p) for p in args.policy]

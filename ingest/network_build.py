@@ -20,15 +20,6 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from fairtrip.cache import (
-    BUILD_VERSION,
-    STOP_REACH_M,
-    STOP_SNAP_M,
-    build_options,
-    input_hash,
-    is_up_to_date,
-)
-from fairtrip.network import Trips, write_network
 from ingest import timetable_build as tb
 from ingest.errors import InputFileError
 from ingest.extract_gaps import connect_extracts
@@ -41,6 +32,15 @@ from ingest.footpaths import (
 )
 from ingest.gtfs_reader import read_gtfs
 from ingest.shapes import agency_table, shape_table
+from network.cache import (
+    BUILD_VERSION,
+    STOP_REACH_M,
+    STOP_SNAP_M,
+    build_options,
+    input_hash,
+    is_up_to_date,
+)
+from network.compiled import Trips, write_network
 from routing.planner import StopSnaps
 from routing.streets import StreetGraph, StreetIndex, StreetPieces
 from routing.timetable import Timetable

@@ -6,7 +6,7 @@ import gtfs_kit as gk
 import numpy as np
 import pandas as pd
 
-from fairtrip.network import Shapes
+from network.compiled import Shapes
 
 
 def shape_table(feed: gk.Feed) -> Shapes:

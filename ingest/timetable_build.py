@@ -18,8 +18,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from fairtrip.network import Routes, Stops, Trips
 from ingest.errors import GtfsError
+from network.compiled import Routes, Stops, Trips
 from routing.timetable import Timetable
 from routing.timetable_builder import Footpaths, TripEvents, build_timetable, event_flags
 

@@ -37,7 +37,7 @@ import redis
 
 from pricing.errors import PricingError
 from pricing.policy import Policy, PolicyError, validate_policy
-from pricing.sqlite_file import SchemaVersionError, SqliteFile
+from storage.sqlite_file import SchemaVersionError, SqliteFile
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -502,7 +502,7 @@ class RedisPolicyStore(PolicyStore):
         socket_timeout_s: float = 2.0,
     ) -> None:
         if isinstance(client_or_url, str):
-            from providers.store.redis_conn import make_client
+            from storage.redis_conn import make_client
 
             self._client = make_client(client_or_url, socket_timeout_s=socket_timeout_s)
         else:

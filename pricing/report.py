@@ -1,6 +1,6 @@
 """An evaluation of fare policies as one HTML page a city planner can open offline.
 
-The lead's `fairtrip.evaluate` writes an evaluation document (JSON, format version
+The lead's `evaluation.evaluate` writes an evaluation document (JSON, format version
 `EVALUATION_VERSION`); this module turns it into a single self-contained HTML file. Planners
 open such files from a shared drive or an e-mail attachment, often on machines without internet
 access, so the page fetches nothing: no scripts, no web fonts, no map tiles. Charts are inline

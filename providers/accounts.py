@@ -38,12 +38,12 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import redis
 
-from pricing.sqlite_file import SchemaVersionError, SqliteFile
 from providers.errors import AuthError, ProviderError, StoreUnavailableError, UnknownProviderError
 from providers.names import check_display_name
 from providers.store.breaker import CircuitBreaker
 from providers.store.keys import DEFAULT_NAMESPACE, PROVIDER_ID_RE, Keys
-from providers.store.redis_conn import BackendUnavailableError, guarded, make_client
+from storage.redis_conn import BackendUnavailableError, guarded, make_client
+from storage.sqlite_file import SchemaVersionError, SqliteFile
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -262,12 +262,12 @@ def add_cli(subparsers: Any) -> None:
 def run_cli(args: argparse.Namespace) -> int:
     """`fairtrip providers-simulate`: exit 0 if every push was accepted, 1 otherwise."""
     from fairtrip.cli import UsageError
-    from fairtrip.network import Network
+    from network.compiled import Network
     from providers.synthetic import embedded_synthetic_fleets, street_nodes
 
     keys = dict(args.key)
     if args.network is None:
-        from fairtrip.embedded import ensure_embedded_network
+        from network.embedded import ensure_embedded_network
 
         path = ensure_embedded_network(progress=not args.quiet)
     else:

@@ -2,5 +2,5 @@
 
 Nothing in this package reads files, talks to a network or imports a web, Redis or
 ingest library; `tests/test_architecture.py` fails the build if it does. Callers hand it
-arrays (built by `ingest`, loaded by `fairtrip.network`) and get dense indexes back.
+arrays (built by `ingest`, loaded by `network.compiled`) and get dense indexes back.
 """

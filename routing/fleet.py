@@ -2,7 +2,7 @@
 
 One `RentalFleet` is one (provider, vehicle type) for one query: where a rental can start,
 where it may end, and how the vehicle moves on its ride graph (the bike or car street
-profile) under the operator's geofencing. The adapter (`fairtrip.rental_fleets`) builds it
+profile) under the operator's geofencing. The adapter (`trips.fleets`) builds it
 from a GBFS snapshot and keeps the ids; everything here is an index or a number.
 
 Positions are given twice: on the walk graph (edge, fraction, offset, so the walk to or from

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def helsinki_dir() -> Path:
     """The compiled embedded city (built on first use, then reused across runs)."""
     os.environ.setdefault("FAIRTRIP_CACHE", str(ROOT / ".cache" / "test"))
-    from fairtrip.embedded import ensure_embedded_network
+    from network.embedded import ensure_embedded_network
 
     return ensure_embedded_network(progress=False)
 
@@ -22,7 +22,7 @@ def helsinki_dir() -> Path:
 @pytest.fixture(scope="session")
 def helsinki(helsinki_dir: Path):
     """The loaded embedded network."""
-    from fairtrip.network import Network
+    from network.compiled import Network
 
     return Network.load(helsinki_dir)
 

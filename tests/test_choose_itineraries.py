@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fairtrip.itinerary import choose_itineraries
+from trips.itinerary import choose_itineraries
 
 
 def itinerary(

@@ -196,7 +196,7 @@ def test_console_script_runs_in_a_fresh_process(helsinki_dir):
 
 
 def test_build_with_a_damaged_osm_file_exits_2_and_keeps_the_old_network(capsys, tmp_path):
-    from fairtrip.embedded import helsinki
+    from network.embedded import helsinki
 
     bad = tmp_path / "bad.osm.pbf"
     bad.write_bytes(b"this is not a protobuf")

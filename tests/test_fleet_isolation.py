@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from fairtrip.rental_fleets import RENTAL_MODES, FleetView, RentalFleets
 from providers.model import FleetSnapshot
 from tests.fleet_factory import make_snapshot
+from trips.fleets import RENTAL_MODES, FleetView, RentalFleets
 
 ADMIN = "admin-token-for-tests-0123456789"
 HIETALAHTI = (60.1622, 24.9296)
@@ -119,7 +119,7 @@ def test_a_broken_feed_is_built_and_logged_once_per_content_not_once_per_request
 
     monkeypatch.setattr(RentalFleets, "_build", counting)
     snaps = {"huge": huge_count("huge"), "fine": scooters("fine")}
-    with caplog.at_level(logging.WARNING, logger="fairtrip.rental_fleets"):
+    with caplog.at_level(logging.WARNING, logger="trips.fleets"):
         for _ in range(3):
             views, notes = fleets.views(snaps, modes=RENTAL_MODES)
             assert provider_ids(views) == {"fine"} and len(notes) == 1
@@ -160,7 +160,7 @@ def test_a_provider_whose_build_raises_is_left_out_logged_and_counted(fleets, mo
 
     monkeypatch.setattr(RentalFleets, "_build", explode)
     snaps = {"boom": scooters("boom"), "fine": scooters("fine")}
-    with caplog.at_level(logging.ERROR, logger="fairtrip.rental_fleets"):
+    with caplog.at_level(logging.ERROR, logger="trips.fleets"):
         views, notes = fleets.views(snaps, modes=RENTAL_MODES)
         fleets.views(snaps, modes=RENTAL_MODES)
     assert provider_ids(views) == {"fine"}

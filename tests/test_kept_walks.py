@@ -148,7 +148,7 @@ def test_the_timed_walk_only_trip_is_drawn_without_a_second_search(walk, index):
 
 def test_a_plan_searches_only_its_transfer_walks_when_drawing(helsinki, monkeypatch):
     """Through the planning path: the access, egress and walk-only legs cost no search."""
-    from fairtrip.itinerary import ItineraryWriter, chosen_plan
+    from trips.itinerary import ItineraryWriter, chosen_plan
 
     date, key, seconds = helsinki.resolve(dt.datetime.fromisoformat("2022-02-22T08:00:00+02:00"))
     planner = helsinki.planner(key)

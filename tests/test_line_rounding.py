@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from fairtrip.rental_legs import line, round6
+from trips.rental_legs import line, round6
 
 
 def _python_line(lats: np.ndarray, lons: np.ndarray) -> list[list[float]]:

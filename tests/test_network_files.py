@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fairtrip.cache import InputMissingError, build_options, input_hash, is_up_to_date
-from fairtrip.network import Network, NetworkFileError
+from network.cache import InputMissingError, build_options, input_hash, is_up_to_date
+from network.compiled import Network, NetworkFileError
 from routing.errors import QueryError, ServiceDateError
 
 HEL = dt.timezone(dt.timedelta(hours=2))

@@ -24,7 +24,7 @@ N_QUERIES = 500
 
 @pytest.fixture(scope="module")
 def oracle(helsinki):
-    from fairtrip.embedded import helsinki as city
+    from network.embedded import helsinki as city
 
     stop_index = {s: i for i, s in enumerate(helsinki.stops.stop_id.tolist())}
     return ConnectionScan(city().gtfs, stop_index)

@@ -310,7 +310,7 @@ def test_the_same_doorstep_walk_is_timed_and_drawn_as_the_same_straight_line():
 
 
 def test_a_walk_leg_reports_the_distance_it_was_timed_with():
-    from fairtrip.rental_legs import walk_leg
+    from trips.rental_legs import walk_leg
 
     planner, _ = _planner()
     a_pt, b_pt = at(1000.0, 300.0), at(1000.0, 420.0)

@@ -18,15 +18,7 @@ import numpy as np
 import pytest
 import shapely
 
-from fairtrip.co2 import DEFAULT_G_CO2_KM, co2_g
-from fairtrip.network import Network
-from fairtrip.rental_fleets import (
-    FREE_RENTALS_PER_H,
-    RENTAL_MODES,
-    FleetView,
-    RentalFleets,
-    rental_mode,
-)
+from network.compiled import Network
 from providers.model import (
     FeedFile,
     FleetSnapshot,
@@ -44,6 +36,14 @@ from providers.model import (
     VehicleType,
 )
 from routing.streets import StreetGraph
+from trips.co2 import DEFAULT_G_CO2_KM, co2_g
+from trips.fleets import (
+    FREE_RENTALS_PER_H,
+    RENTAL_MODES,
+    FleetView,
+    RentalFleets,
+    rental_mode,
+)
 
 NOW_S = 1_700_000_000
 #: a bike-graph node in the centre (Kluuvi), and others found relative to it

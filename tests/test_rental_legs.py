@@ -13,12 +13,6 @@ import math
 import numpy as np
 import pytest
 
-from fairtrip.co2 import co2_g
-from fairtrip.fare_facts import RideFactsReader
-from fairtrip.itinerary import ItineraryWriter, format_text, plan_to_dict
-from fairtrip.itinerary_prices import ItineraryPricer
-from fairtrip.rental_fleets import FleetView
-from fairtrip.rental_legs import PARKED_NAME
 from pricing.rental import rental_price
 from providers.model import (
     FormFactor,
@@ -32,6 +26,12 @@ from routing.fleet import RentalFleet
 from routing.geo import haversine_m
 from routing.journey import Journey, Rental, Spot, SpotKind, StreetWalk
 from routing.planner import Plan, PlanOptions
+from trips.co2 import co2_g
+from trips.fare_facts import RideFactsReader
+from trips.fleets import FleetView
+from trips.itinerary import ItineraryWriter, format_text, plan_to_dict
+from trips.prices import ItineraryPricer
+from trips.rental_legs import PARKED_NAME
 
 KAMPPI = (60.1685, 24.9316)
 KRUUNUNHAKA = (60.1725, 24.9560)

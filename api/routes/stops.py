@@ -18,7 +18,7 @@ from api.schemas import (
     parse_near,
 )
 from api.state import StateDep
-from fairtrip.departures import next_departures
+from trips.departures import next_departures
 
 router = APIRouter(tags=["stops"])
 

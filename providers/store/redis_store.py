@@ -60,8 +60,8 @@ from providers.store.indexed import (
     select,
 )
 from providers.store.keys import DEFAULT_NAMESPACE, PROVIDER_ID_RE, Keys
-from providers.store.redis_conn import BackendUnavailableError, guarded, make_client
 from providers.store.validate import encode_valid
+from storage.redis_conn import BackendUnavailableError, guarded, make_client
 
 log = logging.getLogger(__name__)
 

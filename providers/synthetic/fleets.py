@@ -11,7 +11,7 @@ from providers.synthetic import carshare, citybikes, scooters
 from providers.synthetic._common import Nodes
 
 if TYPE_CHECKING:
-    from fairtrip.network import Network
+    from network.compiled import Network
 
 #: provider id -> file name (no .json) -> GBFS 3.0 document
 Feeds = dict[str, dict[str, dict[str, Any]]]
@@ -82,7 +82,7 @@ def synthetic_fleets(
 
 def embedded_synthetic_fleets(network: Network, *, now_s: int, seed: int = DEFAULT_SEED) -> Feeds:
     """`synthetic_fleets` for the embedded city: the data dir's register, the network's graphs."""
-    from fairtrip.embedded import data_dir
+    from network.embedded import data_dir
 
     return synthetic_fleets(
         stations_csv=data_dir() / "helsinki" / "citybike-stations-2021.csv",

@@ -7,7 +7,7 @@ id columns turned into plain lists once so a quote inside /plan costs microsecon
 
 from __future__ import annotations
 
-from fairtrip.network import Network, Trips
+from network.compiled import Network, Trips
 from pricing.fares import RideFacts
 from routing.journey import Journey, Ride
 from routing.timetable import Timetable

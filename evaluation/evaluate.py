@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from fairtrip.network import Network
-from fairtrip.od_batch import ODMatrix, od_matrix
+from evaluation.od_matrix import ODMatrix, od_matrix
+from network.compiled import Network
 from pricing import metrics
 from pricing.demand import Demand
 from pricing.errors import PricingError

@@ -17,17 +17,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fairtrip.co2 import DEFAULT_G_CO2_KM, co2_g
-from fairtrip.itinerary_prices import ItineraryPricer
-from fairtrip.network import Network
-from fairtrip.rental_legs import PathMemo, RentalLegWriter, line, walk_leg
+from network.compiled import Network
 from routing.geo import haversine_m
 from routing.journey import Journey, Rental, Ride, StreetWalk, Walk
 from routing.planner import DEFAULT_WALK_SPEED_MPS, Plan, Planner
 from routing.streets import Snap
+from trips.co2 import DEFAULT_G_CO2_KM, co2_g
+from trips.prices import ItineraryPricer
+from trips.rental_legs import PathMemo, RentalLegWriter, line, walk_leg
 
 if TYPE_CHECKING:
-    from fairtrip.rental_fleets import FleetView
+    from trips.fleets import FleetView
 
 #: GTFS route_type (basic and extended) -> rider-facing mode
 _BASIC_MODES = {

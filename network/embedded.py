@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from fairtrip.cache import build_options, cache_root, input_hash, is_up_to_date
+from network.cache import build_options, cache_root, input_hash, is_up_to_date
 
 log = logging.getLogger(__name__)
 

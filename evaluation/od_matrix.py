@@ -28,16 +28,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fairtrip.fare_facts import RideFactsReader
-from fairtrip.network import Network
-from fairtrip.stop_index import StopIndex
 from ingest.footpaths import DETOUR_FACTOR
+from network.compiled import Network
+from network.stop_index import StopIndex
 from pricing.fares import FareSystem
 from routing.geo import haversine_m
 from routing.journey import Journey
 from routing.planner import DEFAULT_WALK_SPEED_MPS, ReasonCode
 from routing.raptor import Raptor, StopTimes
 from routing.timetable import Timetable
+from trips.fare_facts import RideFactsReader
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ clock times, street geometry, and for a rental what the operator needs to be fou
 provider, the vehicle, its remaining range, the app links), how likely the vehicle (and a
 free dock) still is there when the rider arrives, and the CO2 of the ride.
 
-Prices are not set here: `fairtrip.itinerary_prices.ItineraryPricer` prices the rental legs
+Prices are not set here: `trips.prices.ItineraryPricer` prices the rental legs
 together with the transit fare, so the itinerary total has one owner.
 """
 
@@ -21,17 +21,17 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from fairtrip.cache import STOP_SNAP_M
-from fairtrip.co2 import co2_g
-from fairtrip.network import Network
+from network.cache import STOP_SNAP_M
+from network.compiled import Network
 from routing.errors import RoutingError
 from routing.geo import haversine_m
 from routing.journey import Rental, Spot, SpotKind, StreetWalk
 from routing.planner import DEFAULT_WALK_SPEED_MPS, Plan, Planner
 from routing.streets import Snap, StreetPath
+from trips.co2 import co2_g
 
 if TYPE_CHECKING:
-    from fairtrip.rental_fleets import FleetView
+    from trips.fleets import FleetView
 
 #: name of the place a free-floating vehicle is left at (a street corner has no name of its own)
 PARKED_NAME = "Parking spot"

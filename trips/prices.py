@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fairtrip.fare_facts import RideFactsReader
 from pricing.fares import FareLine, FareQuote, FareSystem
 from pricing.money import Money
 from pricing.policy import Policy
@@ -33,9 +32,10 @@ from pricing.policy_apply import adjust_trip
 from pricing.rental import rental_price
 from pricing.zones import ZoneLayer
 from routing.journey import Journey, Rental
+from trips.fare_facts import RideFactsReader
 
 if TYPE_CHECKING:
-    from fairtrip.rental_fleets import FleetView
+    from trips.fleets import FleetView
 
 #: the mode family every public-transport leg belongs to, for policies
 TRANSIT = "transit"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fairtrip.itinerary import transit_mode
-from fairtrip.network import Network
+from network.compiled import Network
+from trips.itinerary import transit_mode
 
 
 def next_departures(

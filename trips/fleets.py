@@ -73,8 +73,7 @@ import shapely
 import shapely.geometry
 from scipy.spatial import cKDTree
 
-from fairtrip.co2 import DEFAULT_G_CO2_KM
-from fairtrip.network import Network
+from network.compiled import Network
 from providers.model import (
     FleetSnapshot,
     FormFactor,
@@ -91,6 +90,7 @@ from routing.errors import QueryError
 from routing.fleet import RentalFleet
 from routing.geo import LocalProjection
 from routing.streets import StreetGraph, StreetIndex
+from trips.co2 import DEFAULT_G_CO2_KM
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ class FleetView:
     synthetic: bool  # snapshot.source == "synthetic"
     vehicle_type: VehicleType | None
     pricing_plan: PricingPlan | None  # the type's plan; a vehicle's own plan wins per pickup
-    g_co2_km: float  # the feed's g_CO2_km, else fairtrip.co2's default for the mode
+    g_co2_km: float  # the feed's g_CO2_km, else trips.co2's default for the mode
     co2_source: str  # "feed" | "default"
     return_constraint: str | None
     # pickup -> where it is and what is there

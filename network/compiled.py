@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from fairtrip.cache import MANIFEST
+from network.cache import MANIFEST
 from pricing.fares import FareSystem, fare_system_from_json
 from routing.errors import QueryError, ServiceDateError
 from routing.planner import Planner, StopSnaps

@@ -1,0 +1,1 @@
+"""Policy evaluation: trips over an OD matrix, priced and compared under policies."""
