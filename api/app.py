@@ -17,9 +17,13 @@ from api.fleets import start_fleets
 from api.head import HeadAsGetMiddleware
 from api.limits import BodyLimitMiddleware
 from api.planning import PlanService
+from api.pricing import open_pricing
 from api.routes import admin, health, plan, policies, providers, stops
 from api.settings import Settings, get_settings
 from api.state import AppState
+from network.compiled import Network
+from network.embedded import ensure_embedded_network
+from network.stop_index import StopIndex
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +43,11 @@ def network_dir(settings: Settings) -> Path:
     """
     if settings.network is not None:
         return settings.network
-    from network.embedded import ensure_embedded_network
-
     return ensure_embedded_network(progress=False)
 
 
 async def load_state(settings: Settings) -> AppState:
     """Everything a worker needs to answer requests, built once."""
-    from network.compiled import Network
-    from network.stop_index import StopIndex
-
     path = network_dir(settings)
     log.info("loading network %s", path)
     net = Network.load(path)
@@ -64,9 +63,8 @@ async def load_state(settings: Settings) -> AppState:
         ", ".join(net.service_dates),
     )
     fleets = await start_fleets(settings, net)
-    planning.fleet_source = fleets.store.fresh_snapshots
-    from api.pricing import open_pricing
-
+    if planning.rental_fleets is not None:
+        await fleets.start_refresher(planning.rental_fleets, settings.fleet_refresh_s)
     pricing = open_pricing(settings, net, planning)
     pricing.start()
     return AppState(settings, net, stop_index, planning, fleets, pricing)
@@ -109,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(HeadAsGetMiddleware)
     install_error_handlers(app)
     app.include_router(plan.router)
+    plan.install_schemas(app)
     app.include_router(stops.router)
     app.include_router(providers.router)
     app.include_router(policies.router)

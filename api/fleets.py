@@ -18,6 +18,12 @@ The synthetic Helsinki providers are refreshed in process every `SYNTHETIC_ROUND
 round of churn, seeded by the round number, so every worker process computes the same fleet
 for the same minute, the fleets never go stale while the server runs, and any worker can put
 them back after a loss.
+
+Fleet views. Planning never reads the store: each worker's `FleetRefresher` (its own
+thread) rebuilds the router's fleet views from the store's fresh snapshots every
+`Settings.fleet_refresh_s`, and at once after this worker stored a push, a poll or the
+synthetic fleets. A push's response waits for that refresh (`Fleets.refreshed`), so a plan
+sent after it sees the vehicles; another worker's push is seen within one refresh period.
 """
 
 from __future__ import annotations
@@ -37,16 +43,31 @@ import numpy as np
 from api.settings import Settings
 from network.compiled import Network
 from providers.accounts import ProviderAccount, ProviderAccounts, ProviderExistsError
+from providers.accounts import open_accounts as open_accounts_at
 from providers.errors import ProviderError, StoreUnavailableError
+from providers.fetch import SafeFetcher
 from providers.gbfs import parse_feed
 from providers.model import FleetSnapshot
+from providers.poller import Poller
 from providers.service_area import ServiceArea
 from providers.store import AvailabilityStore, open_store
+from providers.synthetic import (
+    DEFAULT_SEED,
+    StreetNodes,
+    churn,
+    embedded_synthetic_fleets,
+    street_nodes,
+)
+from trips.fleet_refresh import FleetRefresher
+from trips.fleets import RentalFleets
 
 log = logging.getLogger(__name__)
 
 #: how often the in-process synthetic fleets take one round of churn
 SYNTHETIC_ROUND_S = 60
+#: the longest a push's response waits for this worker's fleet views to include it; past
+#: that the push is still stored and acknowledged, and planned with once the build is done
+PUSH_REFRESH_WAIT_S = 10.0
 
 
 def feed_bytes(files: Mapping[str, Any]) -> dict[str, bytes]:
@@ -75,7 +96,9 @@ class SyntheticFleets:
     guarded by a lock: the refresh task and the cache watch may both ask.
     """
 
-    def __init__(self, base: Mapping[str, Mapping[str, Any]], nodes: Any, started_s: int) -> None:
+    def __init__(
+        self, base: Mapping[str, Mapping[str, Any]], nodes: StreetNodes, started_s: int
+    ) -> None:
         self.started_s = started_s
         self.ids = tuple(base)
         self._nodes = nodes
@@ -88,8 +111,6 @@ class SyntheticFleets:
         """The fleets of the round `now_s` falls in, parsed as pushed feeds are (once per
         round: a re-seed in the same round reuses them).
         """
-        from providers.synthetic import DEFAULT_SEED, churn
-
         target = max(0, (now_s - self.started_s) // SYNTHETIC_ROUND_S)
         with self._lock:
             if self._parsed is not None and self._parsed[0] == target:
@@ -124,7 +145,7 @@ class Fleets:
     store: AvailabilityStore
     accounts: ProviderAccounts
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    poller: Any = None
+    poller: Poller | None = None
     synthetic: SyntheticFleets | None = None
     #: the cache epoch this worker last adopted (None: not yet, the cache was unreachable)
     epoch: str | None = None
@@ -136,6 +157,8 @@ class Fleets:
     check_period_s: float = 2.0
     #: where the network routes; pushed and polled feeds are checked against it
     area: ServiceArea | None = None
+    #: keeps the planning side's fleet views current (None: the network routes no rentals)
+    refresher: FleetRefresher | None = None
     _check_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -156,6 +179,8 @@ class Fleets:
         with self._check_lock:  # the watch task and a startup call never interleave
             try:
                 token = self.store.epoch()
+                if token is None:  # epoch() creates one; a store that does not is broken
+                    raise ProviderError("the availability store gave no epoch token")
                 if token != self.epoch:
                     self._adopt(token, now)
                 elif self.recovering_since_s is not None:
@@ -198,6 +223,7 @@ class Fleets:
         """Put the synthetic fleets back; the recovery ends once they are all there."""
         if self.synthetic is not None:
             self.synthetic.publish(self.store, now_s)
+            self.request_refresh()
             if not self.synthetic.all_present(self.store):
                 return
         if self.recovering_since_s is not None:
@@ -257,43 +283,102 @@ class Fleets:
         )
         return None if pushed_s is not None and pushed_s >= lost_at else lost_at
 
+    # -- fleet views -----------------------------------------------------------------------
+    async def start_refresher(self, rental: RentalFleets, period_s: float) -> None:
+        """Build the fleet views once (before the first request), then keep them current
+        on the refresher's own thread.
+        """
+        refresher = FleetRefresher(rental, self.store.fresh_snapshots, period_s=period_s)
+        await asyncio.to_thread(refresher.refresh_now)
+        refresher.start()
+        self.refresher = refresher
+
+    def request_refresh(self) -> None:
+        """Rebuild the fleet views now, not at the next period: this worker stored
+        snapshots (does not wait; safe from any thread).
+        """
+        if self.refresher is not None:
+            self.refresher.request()
+
+    async def refreshed(self, timeout_s: float = PUSH_REFRESH_WAIT_S) -> None:
+        """Wait until the fleet views include what was stored before the call (at most
+        `timeout_s`; the refresh goes on after that, and the caller's data is stored).
+        """
+        if self.refresher is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(self.refresher.request()), timeout_s)
+        except TimeoutError:
+            log.warning("fleet views not refreshed within %g s of a push; later", timeout_s)
+
     # -- readiness -------------------------------------------------------------------------
     def readiness(self) -> dict[str, Any]:
         """/ready's verdict and reasons, the store's health and each provider's freshness.
 
         Degraded while the availability store is unreachable, while the cache is being
-        re-seeded after a loss, or while the durable accounts cannot be read; providers
-        whose data was lost are listed with ``data_lost`` and ``lost_at_s``.
+        re-seeded after a loss, while the durable accounts cannot be read, or while the
+        fleet views cannot be refreshed; providers whose data was lost are listed with
+        ``data_lost`` and ``lost_at_s``.
         """
-        now = int(time.time())
-        reasons: list[str] = []
         health = self.store.health()
-        if not health.get("ok", False):
+        reasons = self._store_reasons(bool(health.get("ok", False)))
+        providers = self._stored_providers(int(time.time()))
+        try:
+            accounts = self.accounts.list()
+        except StoreUnavailableError as exc:
+            reasons.append(f"provider accounts unreadable: {exc.reason}")
+            accounts = []
+        listed = {str(p["provider_id"]) for p in providers}
+        for account in accounts:
+            lost_at = self.data_lost_at(account)
+            if lost_at is not None and account.provider_id not in listed:
+                providers.append(
+                    {"provider_id": account.provider_id, "data_lost": True, "lost_at_s": lost_at}
+                )
+        providers.sort(key=lambda p: str(p["provider_id"]))
+        if self.refresher is not None and self.refresher.last_error is not None:
             reasons.append(
+                "fleet views not refreshed (planning uses the previous ones): "
+                f"{self.refresher.last_error}"
+            )
+        return {
+            "status": "degraded" if reasons else "ready",
+            "reasons": reasons,
+            "store": health,
+            "providers": providers,
+        }
+
+    def _store_reasons(self, store_ok: bool) -> list[str]:
+        """Why the availability cache makes this worker degraded (empty when it does not)."""
+        if not store_ok:
+            reasons = [
                 "availability store unreachable: planning uses the last good copy and "
                 "pushes are refused"
-            )
+            ]
+        else:
+            reasons = []
         if self.recovering_since_s is not None:
             reasons.append(
                 f"availability cache lost its data at {self.recovering_since_s}; "
                 "re-seeding the synthetic fleets"
             )
-        elif health.get("ok", False):
-            if self.check_error is not None:
-                reasons.append(f"availability cache check failing: {self.check_error}")
-            elif self._epoch_moved():
-                reasons.append(
-                    "availability cache lost its data; recovery starts within "
-                    f"{self.check_period_s:g} s"
-                )
+        elif store_ok and self.check_error is not None:
+            reasons.append(f"availability cache check failing: {self.check_error}")
+        elif store_ok and self._epoch_moved():
+            reasons.append(
+                "availability cache lost its data; recovery starts within "
+                f"{self.check_period_s:g} s"
+            )
+        return reasons
+
+    def _stored_providers(self, now_s: int) -> list[dict[str, Any]]:
+        """/ready's entry of each provider the store holds a snapshot of."""
         providers: list[dict[str, Any]] = []
-        listed: set[str] = set()
         for pid in self.store.provider_ids():
             try:
-                st = self.store.status(pid, now)
+                st = self.store.status(pid, now_s)
             except ProviderError:
                 continue
-            listed.add(pid)
             providers.append(
                 {
                     "provider_id": pid,
@@ -305,29 +390,14 @@ class Fleets:
                     "data_lost": False,
                 }
             )
-        try:
-            accounts = self.accounts.list()
-        except StoreUnavailableError as exc:
-            reasons.append(f"provider accounts unreadable: {exc.reason}")
-            accounts = []
-        for account in accounts:
-            lost_at = self.data_lost_at(account)
-            if lost_at is not None and account.provider_id not in listed:
-                providers.append(
-                    {"provider_id": account.provider_id, "data_lost": True, "lost_at_s": lost_at}
-                )
-        providers.sort(key=lambda p: str(p["provider_id"]))
-        return {
-            "status": "degraded" if reasons else "ready",
-            "reasons": reasons,
-            "store": health,
-            "providers": providers,
-        }
+        return providers
 
     async def close(self) -> None:
         """Stop background work, record which providers have data (so a restart that finds
         the cache empty knows whose data it lost), release the accounts store.
         """
+        if self.refresher is not None:
+            await asyncio.to_thread(self.refresher.stop)
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
@@ -349,10 +419,11 @@ def uses_redis(settings: Settings) -> bool:
 
 def open_accounts(settings: Settings) -> ProviderAccounts:
     """Accounts in the durable store, next to the policies (never only in the cache)."""
+    # deferred: api.pricing imports the planning service; this module is imported without
+    # it (tests take `synthetic_snapshots` alone)
     from api.pricing import default_policy_store_url
-    from providers.accounts import open_accounts as open_url
 
-    return open_url(default_policy_store_url(settings))
+    return open_accounts_at(default_policy_store_url(settings))
 
 
 async def _refresh_synthetic(fleets: Fleets, synthetic: SyntheticFleets) -> None:
@@ -364,6 +435,8 @@ async def _refresh_synthetic(fleets: Fleets, synthetic: SyntheticFleets) -> None
             await asyncio.to_thread(synthetic.publish, fleets.store, now)
         except ProviderError as exc:  # Redis down: keep the last good fleet, try next round
             log.warning("synthetic fleets not refreshed: %s", exc)
+        else:
+            fleets.request_refresh()
 
 
 async def _watch_cache(fleets: Fleets, period_s: float) -> None:
@@ -398,12 +471,6 @@ async def start_fleets(settings: Settings, network: Network) -> Fleets:
     fleets = Fleets(store, open_accounts(settings), check_period_s=settings.cache_check_s)
     fleets.area = network_service_area(network)
     if settings.synthetic_providers and "walk" in network.streets and "car" in network.streets:
-        from providers.synthetic import (
-            StreetNodes,
-            embedded_synthetic_fleets,
-            street_nodes,
-        )
-
         # the fleets' clock starts at a round boundary, so all workers agree on it
         started = int(time.time()) // SYNTHETIC_ROUND_S * SYNTHETIC_ROUND_S
         base = embedded_synthetic_fleets(network, now_s=started)
@@ -419,11 +486,10 @@ async def start_fleets(settings: Settings, network: Network) -> Fleets:
     polled = [a for a in fleets.accounts.list() if a.poll_url]
     # the poller runs even with nobody to poll yet: a provider registered later with a
     # poll_url is added to it, and a refused URL is recorded there as its status's reason
-    from providers.fetch import SafeFetcher
-    from providers.poller import Poller
 
     async def on_snapshot(snapshot: FleetSnapshot) -> None:
         await asyncio.to_thread(store.put_snapshot, snapshot)
+        fleets.request_refresh()
 
     fetcher = SafeFetcher(allow_hosts=frozenset(h.lower() for h in settings.poll_allow_hosts))
     fleets.poller = Poller(fetcher, on_snapshot, area=fleets.area)

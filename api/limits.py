@@ -17,6 +17,7 @@ import asyncio
 from collections.abc import Sequence
 
 from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response
@@ -54,49 +55,73 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self._limit_for(scope.get("path", ""))
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = -1
-                if declared < 0 or declared > limit:
-                    what = "invalid Content-Length" if declared < 0 else f"{declared} bytes"
-                    response = error_response(
-                        413 if declared >= 0 else 400,
-                        "body_too_large" if declared >= 0 else "bad_content_length",
-                        f"request body is {what}; the limit here is {limit} bytes",
-                    )
-                    await response(scope, receive, send)
-                    return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.read_timeout_s
-        received = 0
-        body_done = False
+        refusal = _declared_refusal(scope, limit)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        body = _GuardedBody(receive, limit, self.read_timeout_s)
+        await self.app(scope, body.receive, send)
 
-        async def counted() -> Message:
-            nonlocal received, body_done
-            if body_done:  # later reads wait for a disconnect: no deadline on those
-                return await receive()
-            try:
-                async with asyncio.timeout_at(deadline):
-                    message = await receive()
-            except TimeoutError:
+
+def _declared_refusal(scope: Scope, limit: int) -> JSONResponse | None:
+    """The answer to a Content-Length that is over `limit` or not a length; None if fine."""
+    for name, value in scope.get("headers", ()):
+        if name != b"content-length":
+            continue
+        try:
+            declared = int(value)
+        except ValueError:
+            declared = -1
+        if declared < 0:
+            return error_response(
+                400,
+                "bad_content_length",
+                f"request body is invalid Content-Length; the limit here is {limit} bytes",
+            )
+        if declared > limit:
+            return error_response(
+                413,
+                "body_too_large",
+                f"request body is {declared} bytes; the limit here is {limit} bytes",
+            )
+    return None
+
+
+class _GuardedBody:
+    """The app's `receive`: counts the body against the limit and the request's deadline.
+
+    Built when the request starts, so the deadline runs from there, not from the first read.
+    """
+
+    def __init__(self, receive: Receive, limit: int, read_timeout_s: float) -> None:
+        self._receive = receive
+        self._limit = limit
+        self._read_timeout_s = read_timeout_s
+        self._deadline = asyncio.get_running_loop().time() + read_timeout_s
+        self._received = 0
+        self._done = False
+
+    async def receive(self) -> Message:
+        """The next message, or a 408/413 HTTPException when the body is late or too big."""
+        if self._done:  # later reads wait for a disconnect: no deadline on those
+            return await self._receive()
+        try:
+            async with asyncio.timeout_at(self._deadline):
+                message = await self._receive()
+        except TimeoutError:
+            raise HTTPException(
+                408,
+                f"the request body did not arrive within {self._read_timeout_s:g} s "
+                f"({self._received} bytes received)",
+                headers={"Connection": "close"},
+            ) from None
+        if message["type"] == "http.request":
+            self._received += len(message.get("body", b""))
+            if self._received > self._limit:
                 raise HTTPException(
-                    408,
-                    f"the request body did not arrive within {self.read_timeout_s:g} s "
-                    f"({received} bytes received)",
-                    headers={"Connection": "close"},
-                ) from None
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise HTTPException(
-                        413, f"request body is over the limit of {limit} bytes here"
-                    )
-                body_done = not message.get("more_body", False)
-            else:
-                body_done = True  # http.disconnect: nothing more will come
-            return message
-
-        await self.app(scope, counted, send)
+                    413, f"request body is over the limit of {self._limit} bytes here"
+                )
+            self._done = not message.get("more_body", False)
+        else:
+            self._done = True  # http.disconnect: nothing more will come
+        return message

@@ -21,8 +21,13 @@ from typing import Any
 
 from api.planning import PlanService
 from api.settings import Settings
+from evaluation.evaluate import EvaluationError, EvaluationSettings, base_costs, evaluate
+from network.cache import cache_root
 from network.compiled import Network
+from network.embedded import data_dir, helsinki
+from pricing.demand import load_demand
 from pricing.names import redact_paths, source_name
+from pricing.neutrality import solve_revenue_neutral
 from pricing.policy import Policy, PolicyError
 from pricing.policy_store import PolicyStore, StoredPolicy, open_policy_store
 from pricing.zones import ZoneLayer
@@ -83,8 +88,6 @@ def default_policy_store_url(settings: Settings) -> str:
     """The configured store, or a SQLite file in the cache directory (durable by default)."""
     if settings.policy_store_url:
         return settings.policy_store_url
-    from network.cache import cache_root
-
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{(root / 'policies.sqlite3').resolve()}"
@@ -96,8 +99,6 @@ def default_paths(
     """(zones for /plan, demand zones, demand CSV): configured, or — for a network compiled
     from the embedded Helsinki GTFS — the embedded city's files.
     """
-    from network.embedded import data_dir, helsinki
-
     embedded = helsinki().gtfs.name in network.manifest.get("inputs", [])
     if not embedded:
         return settings.policy_zones, settings.demand_zones, settings.demand_csv
@@ -145,7 +146,8 @@ class PricingService:
         if key == self._active_key:
             return
         self.active = self._activate_view(stored) if stored is not None else None
-        self.planning.active_policy = self.active  # one reference swap: plans see old or new
+        # one reference swap: plans see the old policy or the new one
+        self.planning.service.active_policy = self.active
         self._active_key = key
         log.info("active policy now %s", key[:2] if key else None)
 
@@ -186,8 +188,6 @@ class PricingService:
     # -- status quo for solving ------------------------------------------------------------
     def base_costs(self, progress: Any = None) -> Any:
         """Route and price the default demand once per worker (reused by every solve)."""
-        from evaluation.evaluate import EvaluationError, EvaluationSettings, base_costs
-
         with self._base_lock:
             if self._base is None:
                 demand, zones = self._default_demand()
@@ -212,8 +212,6 @@ class PricingService:
         return dt.datetime(date.year, date.month, date.day, 8, tzinfo=self.net.timezone)
 
     def _default_demand(self) -> tuple[Any, Any]:
-        from pricing.demand import load_demand
-
         if self.demand_path is None or self.demand_zones_path is None:
             return None, None
         zones = ZoneLayer.from_geojson(
@@ -224,8 +222,6 @@ class PricingService:
 
     def solve(self, policy: Policy) -> dict[str, Any] | None:
         """The solved parameter of `policy` on the default demand (None if it has none)."""
-        from pricing.neutrality import solve_revenue_neutral
-
         if policy.free_parameter is None:
             return None
         base = self.base_costs()
@@ -270,8 +266,7 @@ class PricingService:
         max_time_min: float,
         max_price_minor: int,
     ) -> None:
-        from evaluation.evaluate import EvaluationSettings, base_costs, evaluate
-        from pricing.demand import load_demand
+        # deferred: the report loads matplotlib and jinja2, which only an evaluation needs
         from pricing.report import render_report
 
         job.status = "running"

@@ -10,17 +10,23 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, field_validator
 
-from routing.planner import (
-    DEFAULT_MAX_ACCESS_S,
-    DEFAULT_MAX_DIRECT_WALK_S,
-    DEFAULT_MAX_EGRESS_S,
+from routing.planner import DEFAULT_WALK_SPEED_MPS
+from trips.model import DEFAULT_MODES, PLAN_MODES
+from trips.request import (
+    DEFAULT_MAX_ACCESS_MIN,
+    DEFAULT_MAX_DIRECT_WALK_MIN,
+    DEFAULT_MAX_EGRESS_MIN,
+    DEFAULT_MAX_RENTAL_MIN,
+    DEFAULT_MAX_TRANSFERS,
+    DEFAULT_NUM_ITINERARIES,
+    TripRequest,
 )
 
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-KAMPPI_TO_KRUUNUNHAKA = {
+KAMPPI_TO_KRUUNUNHAKA: dict[str, JsonValue] = {
     "from_lat": 60.1685,
     "from_lon": 24.9316,
     "to_lat": 60.1725,
@@ -30,11 +36,6 @@ KAMPPI_TO_KRUUNUNHAKA = {
 
 Lat = Annotated[float, Field(ge=-90, le=90, description="latitude, WGS84 degrees")]
 Lon = Annotated[float, Field(ge=-180, le=180, description="longitude, WGS84 degrees")]
-
-
-#: the ways to travel a plan request may name (see PlanQuery.modes)
-PLAN_MODES = ("WALK", "TRANSIT", "BICYCLE", "BICYCLE_RENTAL", "SCOOTER_RENTAL", "CAR_RENTAL")
-DEFAULT_MODES = "WALK,TRANSIT,BICYCLE_RENTAL,SCOOTER_RENTAL,CAR_RENTAL"
 
 
 class PlanQuery(BaseModel):
@@ -66,26 +67,26 @@ class PlanQuery(BaseModel):
         "max_egress_min (default: no cap beyond the time limits)",
     )
     max_access_min: float = Field(
-        default=DEFAULT_MAX_ACCESS_S / 60,
+        default=DEFAULT_MAX_ACCESS_MIN,
         ge=0,
         le=120,
         description="longest walk from the origin to a stop, minutes",
     )
     max_egress_min: float = Field(
-        default=DEFAULT_MAX_EGRESS_S / 60,
+        default=DEFAULT_MAX_EGRESS_MIN,
         ge=0,
         le=120,
         description="longest walk from a stop to the destination, minutes",
     )
     max_direct_walk_min: float = Field(
-        default=DEFAULT_MAX_DIRECT_WALK_S / 60,
+        default=DEFAULT_MAX_DIRECT_WALK_MIN,
         ge=0,
         le=240,
         description="longest walk-only trip offered, minutes",
     )
-    walk_speed_mps: float = Field(default=1.33, ge=0.3, le=3.0)
-    max_transfers: int = Field(default=8, ge=0, le=12)
-    num_itineraries: int = Field(default=5, ge=1, le=50)
+    walk_speed_mps: float = Field(default=DEFAULT_WALK_SPEED_MPS, ge=0.3, le=3.0)
+    max_transfers: int = Field(default=DEFAULT_MAX_TRANSFERS, ge=0, le=12)
+    num_itineraries: int = Field(default=DEFAULT_NUM_ITINERARIES, ge=1, le=50)
     modes: str = Field(
         default=DEFAULT_MODES,
         max_length=200,
@@ -111,7 +112,7 @@ class PlanQuery(BaseModel):
         examples=["synthetic-carshare-hki"],
     )
     max_rental_min: int = Field(
-        default=30,
+        default=DEFAULT_MAX_RENTAL_MIN,
         ge=1,
         le=180,
         description="longest ride of one rental, minutes",
@@ -136,6 +137,30 @@ class PlanQuery(BaseModel):
         if value is not None:
             parse_ids(value)
         return value
+
+    def to_request(self) -> TripRequest:
+        """The planning service's request: the same values, the comma lists parsed."""
+        return TripRequest(
+            from_lat=self.from_lat,
+            from_lon=self.from_lon,
+            to_lat=self.to_lat,
+            to_lon=self.to_lon,
+            at=self.at,
+            arrive_by=self.arrive_by,
+            window_min=self.window_min,
+            max_walk_m=self.max_walk_m,
+            max_access_min=self.max_access_min,
+            max_egress_min=self.max_egress_min,
+            max_direct_walk_min=self.max_direct_walk_min,
+            walk_speed_mps=self.walk_speed_mps,
+            max_transfers=self.max_transfers,
+            num_itineraries=self.num_itineraries,
+            modes=self.mode_set(),
+            providers=self.provider_set(),
+            exclude_providers=self.excluded_set(),
+            max_rental_min=self.max_rental_min,
+            transit_pass=self.transit_pass,
+        )
 
     def mode_set(self) -> frozenset[str]:
         """The requested modes (validated: known names, no repeats, at least one)."""
@@ -179,9 +204,7 @@ def parse_ids(text: str) -> list[str]:
 
 
 class Place(BaseModel):
-    """Where a leg starts or ends: a stop (with its GTFS id), a shared-vehicle station or
-    vehicle (with its GBFS id), or the rider's own point.
-    """
+    """A stop's place (the fields of a plan's `Place`, which /stops shares)."""
 
     name: str
     lat: float
@@ -193,221 +216,14 @@ class Place(BaseModel):
     )
 
 
-class IntermediateStop(Place):
-    """A stop a ride passes without the rider getting off."""
-
-    arrival: str = Field(description="ISO-8601 with offset")
-
-
 class RouteInfo(BaseModel):
-    """The GTFS route of a ride."""
+    """The GTFS route of a departure (the same fields as a ride leg's `route`)."""
 
     route_id: str
     short_name: str
     long_name: str
     agency_id: str
     agency_name: str | None = None
-
-
-class LineString(BaseModel):
-    """GeoJSON LineString, [lon, lat] pairs."""
-
-    type: Literal["LineString"]
-    coordinates: list[tuple[float, float]]
-
-
-class MoneyOut(BaseModel):
-    """Money exactly: integer minor units (cents) and the ISO 4217 currency, plus display text."""
-
-    amount_minor: int
-    currency: str
-    text: str = Field(description="e.g. '2.80 EUR'")
-
-
-class LegPrice(BaseModel):
-    """What this leg costs: the base fare, the active policy's share of the trip's
-    adjustment, and the final price. A ride covered by a ticket bought on an earlier leg
-    costs 0 and says so.
-    """
-
-    base: MoneyOut | None = Field(description="null when the price is unknown")
-    adjustment: MoneyOut | None = None
-    final: MoneyOut | None = None
-    fare_id: str | None = Field(default=None, description="GTFS fare_id / fare_product_id")
-    reason: str
-
-
-class PolicyRef(BaseModel):
-    """The policy that adjusted a price."""
-
-    id: str
-    version: int
-    name: str
-
-
-class ItineraryPrice(BaseModel):
-    """The trip's price: base fares, the policy adjustment and the final price (the legs'
-    prices add up to these).
-    """
-
-    base: MoneyOut | None
-    adjustment: MoneyOut | None = None
-    final: MoneyOut | None = None
-    reason: str
-    policy: PolicyRef | None = None
-
-
-class VehicleTypeOut(BaseModel):
-    """The GBFS vehicle type of a rental."""
-
-    id: str
-    name: str | None = None
-    form_factor: str = Field(description="GBFS form_factor: bicycle, scooter_standing, car, ...")
-    propulsion: str = Field(description="GBFS propulsion_type: human, electric_assist, ...")
-
-
-class RentalUrisOut(BaseModel):
-    """Deep links that open the operator's app (or web page) at this vehicle or station."""
-
-    android: str | None = None
-    ios: str | None = None
-    web: str | None = None
-
-
-class RentalInfo(BaseModel):
-    """What a rider needs to find, unlock and return a shared vehicle (or their own bike)."""
-
-    provider_id: str | None = Field(description="GBFS provider; null for the rider's own bike")
-    provider_name: str | None = None
-    synthetic: bool = Field(description="true for a made-up demonstration fleet")
-    vehicle_id: str | None = Field(default=None, description="the free-floating vehicle")
-    station_id: str | None = Field(default=None, description="the pickup station")
-    dropoff_station_id: str | None = Field(
-        default=None, description="the station to return it to (docked fleets)"
-    )
-    vehicle_type: VehicleTypeOut | None = None
-    range_start_m: float | None = Field(
-        default=None, description="range left at pickup; null when the feed does not say"
-    )
-    range_end_m: float | None = Field(
-        default=None, description="range left at the end: range_start_m minus the distance ridden"
-    )
-    rental_start: str = Field(description="ISO-8601 with offset: unlock")
-    rental_end: str = Field(description="ISO-8601 with offset: returned and locked")
-    pickup_probability: float = Field(
-        ge=0, le=1, description="chance the vehicle is still there when the rider arrives"
-    )
-    dropoff_probability: float | None = Field(
-        default=None,
-        ge=0,
-        le=1,
-        description="chance a dock is still free on arrival (docked fleets; else null)",
-    )
-    rental_uris: RentalUrisOut | None = None
-    pricing_plan_id: str | None = Field(
-        default=None, description="GBFS plan_id the leg is priced with"
-    )
-
-
-class Leg(BaseModel):
-    """One leg: a walk (street geometry), a ride (shapes.txt geometry where present), or a
-    rental (the ride-graph streets ridden, with a `rental` block).
-    """
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    mode: str = Field(
-        description="WALK, BUS, TRAM, SUBWAY, RAIL, FERRY, ..., BICYCLE (own bike), "
-        "BICYCLE_RENTAL, SCOOTER_RENTAL, CAR_RENTAL"
-    )
-    from_: Place = Field(alias="from")
-    to: Place
-    start: str = Field(description="ISO-8601 with offset")
-    end: str = Field(description="ISO-8601 with offset")
-    duration_s: int
-    distance_m: float
-    route: RouteInfo | None = None
-    trip_id: str | None = None
-    trip_start_time: str | None = None
-    headsign: str | None = None
-    service_date: str | None = None
-    intermediate_stops: list[IntermediateStop] | None = None
-    geometry: LineString
-    price: LegPrice | None = None
-    rental: RentalInfo | None = Field(default=None, description="rental legs only")
-    co2_g: int | None = Field(
-        default=None,
-        description="grams of CO2 for this leg per passenger (the feed's g_CO2_km for a "
-        "rental when given, else a published per-mode default)",
-    )
-    estimated: bool = Field(
-        default=False,
-        description="walk legs: part of this walk is an estimate, not a mapped street (a "
-        "straight-line connector across the gap between two map extracts, 1.3 x the "
-        "straight distance, or a straight line to a stop beyond the mapped streets)",
-    )
-
-
-class Itinerary(BaseModel):
-    """A whole trip; `id` is stable for the same legs and times."""
-
-    id: str
-    start: str
-    end: str
-    duration_s: int
-    walk_distance_m: float
-    transfers: int = Field(
-        description="transit vehicle changes: transit rides minus one, 0 without transit "
-        "(OpenTripPlanner's convention; rentals do not count)"
-    )
-    legs: list[Leg]
-    price: ItineraryPrice | None = None
-    co2_g: int = Field(description="grams of CO2 per passenger: the sum of the legs")
-    labels: list[Literal["fastest", "cheapest", "fewest_transfers", "least_walking"]] = Field(
-        default_factory=list,
-        description="what this itinerary is best at among those returned (see `choices`)",
-    )
-    modes: list[str] = Field(description="the distinct leg modes, in the order first used")
-
-
-class Choices(BaseModel):
-    """The id of the itinerary that is best at each criterion (null when none is)."""
-
-    fastest: str | None = Field(
-        default=None, description="earliest arrival (latest departure with arrive_by)"
-    )
-    cheapest: str | None = Field(
-        default=None, description="lowest final price among the priced itineraries"
-    )
-    fewest_transfers: str | None = None
-    least_walking: str | None = None
-
-
-class PlanResponse(BaseModel):
-    """Itineraries, best first. An empty list comes with a `reason`."""
-
-    network: str
-    service_date: str
-    itineraries: list[Itinerary]
-    reason: str
-    reason_code: str = Field(
-        default="",
-        description="why there are no itineraries, one code per cause: "
-        "nothing_within_walk_limit (no stop within the access or egress walking limit, and "
-        "the destination beyond the direct-walk limit), no_service_in_window (no ride leaves "
-        "the reachable stops in the time window), no_connection (rides run, but none joins "
-        "the two ends), no_itinerary_with_allowed_modes; empty when there are itineraries. "
-        "Points that cannot be routed at all are 422 errors instead: outside_network, "
-        "isolated_street_piece",
-    )
-    choices: Choices = Field(
-        default_factory=Choices,
-        description="which itinerary is fastest, cheapest, ... (ties go to the earlier arrival)",
-    )
-    notes: list[str] = Field(
-        default_factory=list,
-        description="things the rider should know, e.g. a provider left out and why",
-    )
 
 
 class StopsQuery(BaseModel):

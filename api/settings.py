@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     #: how often each worker checks the availability cache's epoch key, to notice a Redis
     #: that came back empty (restart without persistence, flush, failover) and re-seed it
     cache_check_s: float = Field(default=2.0, gt=0, le=60)
+    #: how often each worker rebuilds its fleet views from the store's fresh snapshots when
+    #: nothing asked sooner: the delay before another worker's push is planned with
+    fleet_refresh_s: float = Field(default=1.0, gt=0, le=60)
     #: central/peripheral zones /plan applies policies with (default: the embedded city's
     #: fare zones A = central, B = peripheral)
     policy_zones: Path | None = None

@@ -22,7 +22,6 @@ import json
 import logging
 import sys
 import time
-from typing import Any
 
 import numpy as np
 
@@ -37,30 +36,32 @@ BASE_MODES = "WALK,TRANSIT"
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from api.errors import ApiError
     from api.fleets import synthetic_snapshots
-    from api.planning import PlanService
     from api.schemas import PlanQuery
     from network.compiled import Network
     from network.embedded import ensure_embedded_network
     from providers.store import open_store
     from providers.synthetic import embedded_synthetic_fleets
     from routing.errors import RoutingError
+    from trips.errors import TripError
+    from trips.model import TripPlan
+    from trips.service import PlanningService
 
     net = Network.load(ensure_embedded_network(progress=False))
     now = int(time.time())
     store = open_store("memory")
     for snapshot in synthetic_snapshots(embedded_synthetic_fleets(net, now_s=now), now):
         store.put_snapshot(snapshot)
-    service = PlanService(net, budget_s=60.0, max_window_min=240)
+    service = PlanningService(net, max_window_min=240)
     service.warm_up()
-    service.fleet_source = store.fresh_snapshots
+    assert service.rental_fleets is not None
+    service.rental_fleets.refresh(store.fresh_snapshots(now))
     walk = net.streets["walk"]
     rng = np.random.default_rng(6)
     date = net.service_dates[0]
     day = dt.datetime.fromisoformat(f"{date}T00:00:00+02:00")
 
-    def query(modes: str, coords: tuple[float, ...], at: dt.datetime) -> dict[str, Any]:
+    def query(modes: str, coords: tuple[float, ...], at: dt.datetime) -> TripPlan:
         q = PlanQuery(
             from_lat=coords[0],
             from_lon=coords[1],
@@ -69,7 +70,7 @@ def main() -> None:
             at=at,
             modes=modes,
         )
-        return service._plan(q, time.monotonic() + 60.0)
+        return service.plan(q.to_request())
 
     # warm-up: compile kernels, build and cache the fleet views
     def node() -> tuple[float, float]:
@@ -77,7 +78,7 @@ def main() -> None:
         return float(walk.node_lat[i]), float(walk.node_lon[i])
 
     for _ in range(5):
-        with contextlib.suppress(RoutingError, ApiError):
+        with contextlib.suppress(RoutingError, TripError):
             query(ALL_MODES, (*node(), *node()), day + dt.timedelta(hours=8))
     all_s: list[float] = []
     base_s: list[float] = []
@@ -90,20 +91,20 @@ def main() -> None:
         coords = (*node(), *node())
         order = (ALL_MODES, BASE_MODES) if len(all_s) % 2 else (BASE_MODES, ALL_MODES)
         times: dict[str, float] = {}
-        docs: dict[str, dict[str, Any]] = {}
+        docs: dict[str, TripPlan] = {}
         try:
             for modes in order:
                 t = time.perf_counter()
                 docs[modes] = query(modes, coords, at)
                 times[modes] = time.perf_counter() - t
-        except (RoutingError, ApiError):
+        except (RoutingError, TripError):
             skipped += 1
             continue
         all_s.append(times[ALL_MODES])
         base_s.append(times[BASE_MODES])
-        its = docs[ALL_MODES]["itineraries"]
+        its = docs[ALL_MODES].itineraries
         counts.append(len(its))
-        kinds = [{leg["mode"] for leg in it["legs"]} for it in its]
+        kinds = [{leg.mode for leg in it.legs} for it in its]
         rental = [k for k in kinds if k & {"BICYCLE_RENTAL", "SCOOTER_RENTAL", "CAR_RENTAL"}]
         with_rental += bool(rental)
         transit = {"BUS", "TRAM", "SUBWAY", "RAIL", "FERRY"}

@@ -16,7 +16,7 @@ from the recipe, and every run checks that the file still matches it. Every trip
 2022-02-22 08:00 (+02:00), the one service day of the embedded feed.
 
 **fairtrip** runs in this process through its public planning path, the synchronous body of
-`api.planning.PlanService.plan` (the code a `/plan` request runs on its planning thread,
+`trips.service.PlanningService.plan` (the code a `/plan` request runs on its planning thread,
 without HTTP), with ``modes=WALK,TRANSIT`` and every other parameter at the API's defaults.
 Each call is timed here with `perf_counter`.
 
@@ -69,6 +69,7 @@ from bench.peers_valhalla import (
     read_answer,
     route_request,
 )
+from trips.model import to_builtins
 
 log = logging.getLogger("bench.peers")
 
@@ -184,20 +185,20 @@ def read_plan(doc: dict[str, Any], depart: dt.datetime) -> FairtripAnswer:
 
 
 class Fairtrip:
-    """fairtrip's `/plan` request path in this process (PlanService without HTTP)."""
+    """fairtrip's `/plan` request path in this process (PlanningService without HTTP)."""
 
     def __init__(self) -> None:
-        from api.errors import ApiError
-        from api.planning import PlanService
         from api.schemas import PlanQuery
         from network.compiled import Network
         from network.embedded import ensure_embedded_network
         from routing.errors import RoutingError
+        from trips.errors import TripError
+        from trips.service import PlanningService
 
         self._query = PlanQuery
-        self._errors: tuple[type[Exception], ...] = (ApiError, RoutingError)
+        self._errors: tuple[type[Exception], ...] = (TripError, RoutingError)
         self.net = Network.load(ensure_embedded_network(progress=False))
-        self.service = PlanService(self.net, budget_s=60.0, max_window_min=240)
+        self.service = PlanningService(self.net, max_window_min=240)
         self.service.warm_up()
         self.depart = dt.datetime.fromisoformat(DEPART)
 
@@ -213,13 +214,13 @@ class Fairtrip:
         )
         t = time.perf_counter()
         try:
-            doc = self.service._plan(q, time.monotonic() + 60.0)
+            plan = self.service.plan(q.to_request())
         except self._errors as exc:
             seconds = time.perf_counter() - t
             code = getattr(exc, "code", None) or type(exc).__name__
             return seconds, FairtripAnswer(False, None, False, str(code))
         seconds = time.perf_counter() - t
-        return seconds, read_plan(doc, self.depart)
+        return seconds, read_plan(to_builtins(plan), self.depart)
 
 
 class Valhalla:

@@ -64,13 +64,13 @@ def plan_overhead(net: Any, zones_path: Path) -> dict[str, Any]:
             plan = planner.plan(lat1, lon1, lat2, lon2, t0)
         except OutsideNetworkError:
             continue
-        docs = [writer.itinerary(j, plan) for j in plan.journeys]
+        docs = [[d.source for d in writer.legs(j, plan)] for j in plan.journeys]
         ends = {"origin": (lat1, lon1), "destination": (lat2, lon2)}
         for sink, pol in ((base_s, None), (policy_s, active)):
             pricer = ItineraryPricer(net.fares, facts, dt.date.fromisoformat(date), pol)
             t = time.perf_counter()
-            for j, doc in zip(plan.journeys, docs, strict=True):
-                pricer.price(j, doc, **ends)
+            for j, legs in zip(plan.journeys, docs, strict=True):
+                pricer.price(j, legs, **ends)
             sink.append(time.perf_counter() - t)
         itineraries += len(docs)
     return {

@@ -3,12 +3,13 @@
 The pipeline, in the order it runs:
 
 1. demand (OD table) -> unique origin and destination points, and the zone of each;
-2. `od_batch.od_matrix`: travel time and base fare for every origin x destination (one
+2. `evaluation.od_matrix`: travel time and base fare for every origin x destination (one
    RAPTOR run per origin), which also feeds accessibility;
 3. per policy: the free parameter solved for revenue neutrality on this demand
    (`pricing.neutrality`), new prices for every trip (`pricing.policy_apply`);
 4. metrics per scenario (`pricing.metrics`), side by side with the status quo;
-5. a JSON document (the format `pricing.report` renders into the offline HTML report).
+5. a JSON document, built as a `pricing.evaluation_doc.EvaluationDoc` (the format
+   `pricing.report` reads back and renders into the offline HTML report).
 
 Residents are classed by their trip's origin zone. Distribution metrics (Gini, Theil,
 Suits, affordability) weight each trip by its demand before any price response; revenue uses
@@ -25,12 +26,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from evaluation.od_matrix import ODMatrix, od_matrix
 from network.compiled import Network
 from pricing import metrics
 from pricing.demand import Demand
 from pricing.errors import PricingError
+from pricing.evaluation_doc import EvaluationDoc, Scenario, document_error
 from pricing.names import source_name
 from pricing.neutrality import demand_response, solve_revenue_neutral
 from pricing.policy import Policy, status_quo
@@ -154,7 +157,9 @@ def base_costs(
     )
 
 
-def _zone_rows(base: BaseCosts, new: np.ndarray, old: np.ndarray, w: np.ndarray) -> list[dict]:
+def _zone_rows(
+    base: BaseCosts, new: np.ndarray, old: np.ndarray, w: np.ndarray
+) -> list[dict[str, Any]]:
     """Per origin zone: trips, mean price, mean change, winners and losers."""
     zone_idx = base.origin_zone[base.keep]
     out: list[dict[str, Any]] = []
@@ -235,10 +240,12 @@ def _zone_values(
     return out
 
 
-def scenario(
-    base: BaseCosts, policy: Policy, settings: EvaluationSettings
-) -> dict[str, Any]:
-    """One policy's results (the status quo is the policy without measures)."""
+def scenario(base: BaseCosts, policy: Policy, settings: EvaluationSettings) -> Scenario:
+    """One policy's results (the status quo is the policy without measures).
+
+    Raises pydantic's `ValidationError` if a result does not fit the format (a zone class
+    without trips has no mean price, say); `evaluate` names the scenario and the key.
+    """
     trips = base.trip_arrays()
     old = trips.base_price_minor.astype(np.float64)
     w = trips.trips
@@ -248,17 +255,18 @@ def scenario(
     revenue_base = float(np.sum(w * old))
     revenue = float(np.sum(demand_after * new))
     classes = trips.origin_class
-    d = base.demand
     k = base.keep
     km = base.matrix.distance_m[base.row_o[k], base.row_d[k]]
     lorenz_x, lorenz_y = metrics.lorenz(new, w)
     theil = metrics.theil(new, w, classes)
-    doc: dict[str, Any] = {
-        "policy_id": policy.id,
-        "version": policy.version,
-        "name": policy.name,
-        "measures": policy.describe(),
-        "solved": None
+    suits, affordability = _income_metrics(base, new, w, settings)
+    # nested parts go in as plain values so that a misfit is reported with its full path
+    return Scenario(
+        policy_id=policy.id,
+        version=policy.version,
+        name=policy.name,
+        measures=policy.describe(),
+        solved=None
         if solution.parameter is None
         else {
             "parameter": solution.parameter,
@@ -266,41 +274,50 @@ def scenario(
             "residual": solution.residual,
             "iterations": solution.iterations,
         },
-        "revenue_minor": round(revenue),
-        "revenue_change": (revenue - revenue_base) / revenue_base if revenue_base else 0.0,
-        "neutrality_residual": solution.residual if policy.revenue_neutral else None,
-        "trips": float(w.sum()),
-        "mean_price_minor": metrics.group_means(new, w, classes),
-        "price_per_km_minor": metrics.price_per_km(new, km, w, classes),
-        "gini": metrics.gini(new, w),
-        "theil": {
+        revenue_minor=round(revenue),
+        revenue_change=(revenue - revenue_base) / revenue_base if revenue_base else 0.0,
+        neutrality_residual=solution.residual if policy.revenue_neutral else None,
+        trips=float(w.sum()),
+        mean_price_minor=metrics.group_means(new, w, classes),
+        price_per_km_minor=metrics.price_per_km(new, km, w, classes),
+        gini=metrics.gini(new, w),
+        theil={
             "total": theil.total,
             "between": theil.between,
             "within": theil.within,
             "between_share": theil.between_share,
         },
-        "suits": None,
-        "affordability": None,
-        "lorenz": _thin(lorenz_x, lorenz_y),
-        "accessibility": _accessibility(base, solution.policy, None, settings),
-        "zones": _zone_rows(base, new, old, w),
+        suits=suits,
+        affordability=affordability,
+        lorenz=_thin(lorenz_x, lorenz_y),
+        accessibility=_accessibility(base, solution.policy, None, settings),
+        zones=_zone_rows(base, new, old, w),
+    )
+
+
+def _income_metrics(
+    base: BaseCosts, new: np.ndarray, w: np.ndarray, settings: EvaluationSettings
+) -> tuple[float | None, dict[str, Any] | None]:
+    """(Suits index, affordability) over the trips with a known income; None without incomes."""
+    d, k = base.demand, base.keep
+    if not d.has_income:
+        return None, None
+    income = d.income_minor[k].astype(np.float64)
+    has = income > 0
+    if not has.any():
+        return None, None
+    suits = metrics.suits(new[has], income[has], w[has])
+    a = metrics.affordability(
+        new[has], income[has], w[has], d.income_group[k][has],
+        trips_per_month=settings.trips_per_month,
+        threshold=settings.affordability_threshold,
+    )
+    affordability = {
+        "mean_share": a.mean_share,
+        "share_over_threshold": a.share_over_threshold,
+        "by_income_group": a.by_group,
     }
-    if d.has_income:
-        income = d.income_minor[k].astype(np.float64)
-        has = income > 0
-        if has.any():
-            doc["suits"] = metrics.suits(new[has], income[has], w[has])
-            a = metrics.affordability(
-                new[has], income[has], w[has], d.income_group[k][has],
-                trips_per_month=settings.trips_per_month,
-                threshold=settings.affordability_threshold,
-            )
-            doc["affordability"] = {
-                "mean_share": a.mean_share,
-                "share_over_threshold": a.share_over_threshold,
-                "by_income_group": a.by_group,
-            }
-    return doc
+    return suits, affordability
 
 
 def _thin(x: np.ndarray, y: np.ndarray, n: int = 101) -> dict[str, list[float]]:
@@ -321,10 +338,16 @@ def evaluate(
     zones_source: str,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """The evaluation document: status quo first, then each policy.
+    """The evaluation document (`pricing.evaluation_doc`): status quo first, then each policy.
 
     Sources (demand, zones) are named by file name, not path: the document is served to
     anyone who knows the job id, and a server path says nothing a reader needs.
+
+    Raises
+    ------
+    EvaluationError
+        A policy is in another currency than the network's fares, or a result does not fit
+        the evaluation format (the message names the key).
     """
     started = time.perf_counter()
     currency = base.matrix.currency
@@ -336,21 +359,41 @@ def evaluate(
     scenarios = []
     todo = [status_quo(currency), *policies]
     for i, p in enumerate(todo):
-        scenarios.append(scenario(base, p, settings))
+        try:
+            scenarios.append(scenario(base, p, settings))
+        except ValidationError as exc:
+            raise EvaluationError(
+                f"policy {p.id}: {document_error(exc, at=f'scenarios[{i}]')}"
+            ) from exc
         if progress is not None:
             progress("policies", (i + 1) / len(todo))
     policies_s = time.perf_counter() - started
+    try:
+        doc = _document(base, scenarios, settings, network, zones_source, policies_s)
+    except ValidationError as exc:
+        raise EvaluationError(str(document_error(exc))) from exc
+    return doc.to_document()
+
+
+def _document(
+    base: BaseCosts,
+    scenarios: list[Scenario],
+    settings: EvaluationSettings,
+    network: Network,
+    zones_source: str,
+    policies_s: float,
+) -> EvaluationDoc:
+    """The document around the scenarios: what was evaluated, with which settings, how fast."""
     d = base.demand
-    return {
-        "fairtrip_evaluation": 1,
-        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "network": {
+    return EvaluationDoc(
+        generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        network={
             "name": network.name,
             "service_date": base.matrix.service_date,
             "depart_local": settings.depart.astimezone(network.timezone).strftime("%H:%M"),
             "timezone": str(network.timezone),
         },
-        "demand": {
+        demand={
             "source": source_name(d.source),
             "synthetic": d.synthetic,
             "pairs": len(d.trips),
@@ -365,8 +408,8 @@ def evaluate(
             "note": "SYNTHETIC demand: a gravity model, not observed trips" if d.synthetic
             else "",
         },
-        "settings": {
-            "currency": currency,
+        settings={
+            "currency": base.matrix.currency,
             "access_time_max_min": settings.access_time_max_min,
             "access_price_max_minor": settings.access_price_max_minor,
             "trips_per_month": settings.trips_per_month,
@@ -374,11 +417,11 @@ def evaluate(
             "max_walk_m": settings.max_walk_m,
             "od_matrix": list(base.matrix.price_minor.shape),
         },
-        "zones": {"source": source_name(zones_source), "geojson": base.zones.to_geojson()},
-        "timing_s": {
+        zones={"source": source_name(zones_source), "geojson": base.zones.to_geojson()},
+        timing_s={
             "routing": round(base.timing_s.get("routing", 0.0), 3),
             "base_total": round(base.timing_s.get("base_total", 0.0), 3),
             "policies": round(policies_s, 3),
         },
-        "scenarios": scenarios,
-    }
+        scenarios=scenarios,
+    )

@@ -28,16 +28,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.footpaths import DETOUR_FACTOR
 from network.compiled import Network
 from network.stop_index import StopIndex
-from pricing.fares import FareSystem
-from routing.geo import haversine_m
+from routing.geo import DETOUR_FACTOR, haversine_m
 from routing.journey import Journey
 from routing.planner import DEFAULT_WALK_SPEED_MPS, ReasonCode
 from routing.raptor import Raptor, StopTimes
 from routing.timetable import Timetable
 from trips.fare_facts import RideFactsReader
+from trips.prices import ItineraryPricer
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +118,12 @@ def od_matrix(
     date, key, depart_s = network.resolve(depart)
     tt, trips = network.timetable(key)
     raptor = Raptor(tt)  # its own search state: the planning thread's is not shared
-    facts = RideFactsReader(network, tt, trips)
     fares = network.fares
-    service_date = dt.date.fromisoformat(date)
+    # the base fare /plan shows for the same journey: the same pricer, without a policy
+    # (the evaluation applies policies to the whole matrix itself)
+    pricer = ItineraryPricer(
+        fares, RideFactsReader(network, tt, trips), dt.date.fromisoformat(date), None
+    )
     index = StopIndex(network.stops.lat, network.stops.lon, network.stops.stop_id)
     o_lat, o_lon = (np.asarray(a, dtype=np.float64) for a in origins)
     d_lat, d_lon = (np.asarray(a, dtype=np.float64) for a in destinations)
@@ -175,7 +177,7 @@ def od_matrix(
             tt_s[i, j] = best.arrive_s - depart_s
             transfers[i, j] = best.n_transfers
             is_transit[i, j] = True
-            price[i, j] = _price(best, facts, fares, service_date)
+            price[i, j] = _price(best, pricer)
         if progress is not None:
             progress(i + 1, n_o)
     seconds = time.perf_counter() - started
@@ -186,11 +188,9 @@ def od_matrix(
     )
 
 
-def _price(
-    journey: Journey, facts: RideFactsReader, fares: FareSystem | None, service_date: dt.date
-) -> int:
-    """The journey's fare in minor units, -1 when unknown."""
-    if fares is None:
+def _price(journey: Journey, pricer: ItineraryPricer) -> int:
+    """The journey's fare in minor units, -1 when unknown (or the network has no fares)."""
+    quote = pricer.quote(journey)
+    if quote is None or quote.total is None:
         return -1
-    quote = fares.quote(facts.rides(journey), service_date=service_date)
-    return quote.total.amount_minor if quote.total is not None else -1
+    return quote.total.amount_minor

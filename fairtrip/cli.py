@@ -1,4 +1,4 @@
-"""`fairtrip build` and `fairtrip plan`: compile a city, and ask it for trips.
+"""The `fairtrip` command: build, plan, serve, simulate, policy.
 
 Every user mistake (a bad coordinate, a point off the map, a date without service, a
 missing file) ends in one line on stderr and exit status 2, never a traceback.
@@ -7,63 +7,28 @@ missing file) ends in one line on stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import logging
-import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from fairtrip.args import UsageError, join_negative_coordinates, parse_latlon, parse_when
 from ingest.errors import IngestError
 from network.cache import InputMissingError
 from network.compiled import NetworkFileError
+from network.embedded import ensure_embedded_network
+from pricing.errors import PricingError
 from routing.errors import RoutingError
-from routing.planner import (
-    DEFAULT_MAX_ACCESS_S,
-    DEFAULT_MAX_DIRECT_WALK_S,
-    DEFAULT_MAX_EGRESS_S,
-)
+from trips.errors import TripError
+
+#: UsageError and the value parsers are re-exported: the subcommands' modules use them
+__all__ = ["UsageError", "main", "make_parser", "parse_latlon", "parse_when"]
 
 log = logging.getLogger("fairtrip")
 
 
-class UsageError(ValueError):
-    """A command-line argument that cannot be understood."""
-
-
-def parse_latlon(text: str) -> tuple[float, float]:
-    """'60.1685,24.9316' -> (60.1685, 24.9316), checking range and finiteness."""
-    parts = text.replace(" ", "").split(",")
-    if len(parts) != 2:
-        raise UsageError(f"coordinate {text!r} must be LAT,LON, e.g. 60.1685,24.9316")
-    try:
-        lat, lon = float(parts[0]), float(parts[1])
-    except ValueError:
-        raise UsageError(f"coordinate {text!r} must be two numbers, LAT,LON") from None
-    if not (math.isfinite(lat) and math.isfinite(lon)):
-        raise UsageError(f"coordinate {text!r} must be finite")
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise UsageError(f"coordinate {text!r} is outside lat -90..90 / lon -180..180")
-    return lat, lon
-
-
-def parse_when(text: str) -> dt.datetime:
-    """ISO-8601 date-time with a UTC offset, e.g. 2022-02-22T08:00+02:00."""
-    try:
-        when = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(
-            f"time {text!r} is not ISO-8601; use e.g. 2022-02-22T08:00+02:00"
-        ) from None
-    if when.tzinfo is None:
-        raise UsageError(f"time {text!r} needs a UTC offset, e.g. 2022-02-22T08:00+02:00")
-    return when
-
-
 def _build(args: argparse.Namespace) -> int:
-    from network.embedded import ensure_embedded_network
-
     if args.gtfs is None and not args.osm and args.out is None:
         out = ensure_embedded_network(progress=not args.quiet)
     else:
@@ -72,6 +37,7 @@ def _build(args: argparse.Namespace) -> int:
                 "give --gtfs and --out (and --osm for streets), or nothing at all "
                 "to compile the embedded Helsinki city"
             )
+        # deferred: the build-only libraries (gtfs-kit, osmnx, ...) load for `build` alone
         from ingest.network_build import build_network
 
         out = build_network(
@@ -87,46 +53,8 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plan(args: argparse.Namespace) -> int:
-    from network.compiled import Network
-    from routing.planner import PlanOptions
-    from trips.itinerary import ItineraryWriter, format_text, plan_to_dict
-
-    origin = parse_latlon(args.from_)
-    dest = parse_latlon(args.to)
-    when = parse_when(args.at)
-    if args.network is None:
-        from network.embedded import ensure_embedded_network
-
-        path = ensure_embedded_network(progress=not args.quiet)
-    else:
-        path = args.network
-    net = Network.load(path)
-    date, key, seconds = net.resolve(when)
-    options = PlanOptions(
-        arrive_by=args.arrive_by,
-        window_s=int(args.window * 60),
-        max_walk_m=args.max_walk,
-        walk_speed_mps=args.walk_speed,
-        max_transfers=args.max_transfers,
-        max_access_s=round(args.max_access_min * 60),
-        max_egress_s=round(args.max_egress_min * 60),
-        max_direct_walk_s=round(args.max_direct_walk_min * 60),
-    )
-    planner = net.planner(key)
-    plan = planner.plan(origin[0], origin[1], dest[0], dest[1], seconds, options)
-    writer = ItineraryWriter(net, planner, date, key, walk_speed_mps=args.walk_speed)
-    doc = plan_to_dict(writer, plan)
-    if args.json:
-        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-    else:
-        sys.stdout.write(format_text(doc))
-    return 0
-
-
 def _serve(args: argparse.Namespace) -> int:
-    import os
-
+    # deferred: the web server is needed by `serve` alone
     import uvicorn
 
     # workers are separate processes: they read their settings from the environment
@@ -137,8 +65,6 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ["FAIRTRIP_WORKERS"] = str(args.workers)
     if args.network is None:
         # compile the embedded city once here, not in every worker at the same time
-        from network.embedded import ensure_embedded_network
-
         os.environ["FAIRTRIP_NETWORK"] = str(ensure_embedded_network(progress=True))
     uvicorn.run(
         "api.app:create_app",
@@ -168,52 +94,10 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.set_defaults(func=_build)
 
-    q = sub.add_parser("plan", help="plan a trip between two coordinates")
-    q.add_argument("--network", type=Path, help="compiled network (default: embedded Helsinki)")
-    q.add_argument("--from", dest="from_", required=True, metavar="LAT,LON")
-    q.add_argument("--to", required=True, metavar="LAT,LON")
-    q.add_argument("--at", required=True, metavar="ISO-8601", help="e.g. 2022-02-22T08:00+02:00")
-    q.add_argument("--arrive-by", action="store_true", help="--at is the latest arrival")
-    q.add_argument(
-        "--window",
-        type=float,
-        default=0,
-        metavar="MIN",
-        help="range query: every departure within this many minutes",
-    )
-    q.add_argument(
-        "--max-walk",
-        type=float,
-        default=None,
-        metavar="M",
-        help="a metre cap on the walk to or from a stop, on top of the time limits",
-    )
-    q.add_argument(
-        "--max-access-min",
-        type=float,
-        default=DEFAULT_MAX_ACCESS_S / 60,
-        metavar="MIN",
-        help=f"longest walk to a stop (default {DEFAULT_MAX_ACCESS_S // 60} min)",
-    )
-    q.add_argument(
-        "--max-egress-min",
-        type=float,
-        default=DEFAULT_MAX_EGRESS_S / 60,
-        metavar="MIN",
-        help=f"longest walk from a stop (default {DEFAULT_MAX_EGRESS_S // 60} min)",
-    )
-    q.add_argument(
-        "--max-direct-walk-min",
-        type=float,
-        default=DEFAULT_MAX_DIRECT_WALK_S / 60,
-        metavar="MIN",
-        help=f"longest walk-only trip (default {DEFAULT_MAX_DIRECT_WALK_S // 60} min)",
-    )
-    q.add_argument("--walk-speed", type=float, default=1.33, metavar="M/S")
-    q.add_argument("--max-transfers", type=int, default=8)
-    q.add_argument("--json", action="store_true", help="print JSON with legs and GeoJSON")
-    q.add_argument("--quiet", action="store_true", help="no progress bar on first build")
-    q.set_defaults(func=_plan)
+    # the plan subcommand lives in its own module (it imports the API's query model)
+    from fairtrip.plan_cli import add_cli as add_plan  # deferred: loads the planning stack
+
+    add_plan(sub)
 
     s = sub.add_parser("serve", help="run the HTTP API (default: the embedded Helsinki city)")
     s.add_argument("--network", type=Path, help="compiled network (default: embedded Helsinki)")
@@ -222,9 +106,11 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=1, help="worker processes (share the mmap)")
     s.set_defaults(func=_serve)
 
-    from providers.simulator import add_cli as add_simulator
+    # deferred: loads the simulator (httpx, tenacity, the synthetic fleets)
+    from fairtrip.simulator_cli import add_cli as add_simulator
 
     add_simulator(sub)
+    # deferred: the subcommand modules import UsageError from this one
     from fairtrip.policy_cli import add_cli as add_policy
 
     add_policy(sub)
@@ -233,15 +119,20 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `fairtrip` console script."""
-    args = make_parser().parse_args(argv)
+    raw = sys.argv[1:] if argv is None else list(argv)
+    args = make_parser().parse_args(join_negative_coordinates(raw))
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    from pricing.errors import PricingError
-
     expected = (
-        UsageError, RoutingError, NetworkFileError, InputMissingError, IngestError, PricingError
+        UsageError,
+        RoutingError,
+        TripError,
+        NetworkFileError,
+        InputMissingError,
+        IngestError,
+        PricingError,
     )
     try:
         return int(args.func(args))

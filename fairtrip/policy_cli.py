@@ -12,9 +12,18 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
+
+from fairtrip.args import UsageError, parse_when
+from network.compiled import Network
+from network.embedded import data_dir, ensure_embedded_network
+
+if TYPE_CHECKING:
+    from pricing.demand import Demand
+    from pricing.policy import Policy
+    from pricing.zones import ZoneLayer
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +33,9 @@ EMBEDDED_ZONES = "helsinki/demand/demand-zones.geojson"
 EMBEDDED_DEPART = "2022-02-22T08:00+02:00"
 
 
-def _read_policy(path: Path) -> Any:
-    from fairtrip.cli import UsageError
+def _read_policy(path: Path) -> Policy:
+    # deferred, like every pricing and evaluation import here: they load pydantic, shapely
+    # and matplotlib, and every `fairtrip` command imports this module to build its parser
     from pricing.policy import parse_policy
 
     if not path.is_file():
@@ -44,17 +54,15 @@ def _validate(args: argparse.Namespace) -> int:
 
 def load_inputs(
     network_arg: Path | None, demand_arg: Path | None, zones_arg: Path | None
-) -> tuple[Any, Any, Any, str]:
+) -> tuple[Network, Demand, ZoneLayer, str]:
     """(network, demand, zones, zones source) with the embedded defaults filled in."""
-    from fairtrip.cli import UsageError
-    from network.compiled import Network
-    from network.embedded import data_dir, ensure_embedded_network
-    from pricing.demand import load_demand
-    from pricing.zones import ZoneLayer
+    from pricing.demand import load_demand  # deferred: see _read_policy
+    from pricing.zones import ZoneLayer  # deferred: see _read_policy
 
     embedded = network_arg is None
-    path = ensure_embedded_network(progress=True) if embedded else network_arg
-    net = Network.load(path)
+    net = Network.load(
+        network_arg if network_arg is not None else ensure_embedded_network(progress=True)
+    )
     zones_path = zones_arg or (data_dir() / EMBEDDED_ZONES if embedded else None)
     if zones_path is None:
         raise UsageError("give --zones ZONES.geojson (central/peripheral polygons)")
@@ -71,9 +79,9 @@ def load_inputs(
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    # deferred: see _read_policy
     from evaluation.evaluate import EvaluationSettings, base_costs, evaluate
-    from fairtrip.cli import parse_when
-    from pricing.report import write_report
+    from pricing.report import write_report  # deferred: see _read_policy
 
     policies = [_read_policy(p) for p in args.policy]
     started = time.perf_counter()

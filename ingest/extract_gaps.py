@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.spatial import cKDTree
 
-from routing.geo import LocalProjection
+from routing.geo import DETOUR_FACTOR, LocalProjection
 from routing.planner import DEFAULT_WALK_SPEED_MPS
 from routing.streets import StreetGraph
 
@@ -44,8 +44,6 @@ log = logging.getLogger(__name__)
 MAX_CONNECTOR_M = 600.0
 #: the shortest distance between two connectors' ends on the same side of a gap
 CONNECTOR_SPACING_M = 150.0
-#: straight-line distance times this approximates the street distance (as for footpaths)
-DETOUR_FACTOR = 1.3
 
 Box = tuple[float, float, float, float]  # (min_lon, min_lat, max_lon, max_lat)
 
@@ -70,15 +68,43 @@ def gap_connectors(
     proj = LocalProjection(float(np.mean(lat)), float(np.mean(lon)))
     x, y = proj.to_xy(lat, lon)
     inside = np.array([_inside(b, lat, lon) for b in boxes])  # box -> node -> in it
-    near_edge = []
-    for b, box in enumerate(boxes):
-        x0, y0 = proj.to_xy(box[1], box[0])
-        x1, y1 = proj.to_xy(box[3], box[2])
-        margin = np.minimum.reduce([x - x0, x1 - x, y - y0, y1 - y])
-        near_edge.append(np.flatnonzero(inside[b] & (margin <= max_m)))
+    near_edge = [
+        np.flatnonzero(inside[b] & (_margin_m(proj, box, x, y) <= max_m))
+        for b, box in enumerate(boxes)
+    ]
+    found = _nearest_across(x, y, inside, near_edge, max_m)
+    if not found:
+        return none
+    pairs = np.array(sorted(set(found)))
+    mid_lat = (lat[pairs[:, 1].astype(np.int64)] + lat[pairs[:, 2].astype(np.int64)]) / 2
+    mid_lon = (lon[pairs[:, 1].astype(np.int64)] + lon[pairs[:, 2].astype(np.int64)]) / 2
+    in_gap = ~np.any([_inside(b, mid_lat, mid_lon) for b in boxes], axis=0)
+    return _spaced(pairs[in_gap], x, y, spacing_m)
+
+
+def _margin_m(
+    proj: LocalProjection, box: Box, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """Node -> metres to the nearest side of `box` (negative outside it)."""
+    x0, y0 = proj.to_xy(box[1], box[0])
+    x1, y1 = proj.to_xy(box[3], box[2])
+    margin: npt.NDArray[np.float64] = np.minimum.reduce([x - x0, x1 - x, y - y0, y1 - y])
+    return margin
+
+
+def _nearest_across(
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    inside: npt.NDArray[np.bool_],
+    near_edge: list[npt.NDArray[np.intp]],
+    max_m: float,
+) -> list[tuple[float, int, int]]:
+    """(metres, node, node) for each node near a box's edge and its nearest node near the
+    edge of another box, within `max_m`, looked up in both directions.
+    """
     found: list[tuple[float, int, int]] = []
-    for i in range(len(boxes)):
-        for j in range(i + 1, len(boxes)):
+    for i in range(len(near_edge)):
+        for j in range(i + 1, len(near_edge)):
             a_nodes = near_edge[i][~inside[j][near_edge[i]]]
             b_nodes = near_edge[j][~inside[i][near_edge[j]]]
             if not len(a_nodes) or not len(b_nodes):
@@ -91,15 +117,21 @@ def gap_connectors(
                 ok = np.isfinite(d)
                 for dist, s, t in zip(d[ok], src[ok], dst[k[ok]], strict=True):
                     found.append((float(dist), int(min(s, t)), int(max(s, t))))
-    if not found:
-        return none
-    pairs = np.array(sorted(set(found)))
-    mid_lat = (lat[pairs[:, 1].astype(np.int64)] + lat[pairs[:, 2].astype(np.int64)]) / 2
-    mid_lon = (lon[pairs[:, 1].astype(np.int64)] + lon[pairs[:, 2].astype(np.int64)]) / 2
-    in_gap = ~np.any([_inside(b, mid_lat, mid_lon) for b in boxes], axis=0)
+    return found
+
+
+def _spaced(
+    pairs: npt.NDArray[np.float64],
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    spacing_m: float,
+) -> npt.NDArray[np.int64]:
+    """The (metres, node, node) rows, shortest first, whose ends keep `spacing_m` from the
+    ends of every connector chosen before them, as (k, 2) node pairs.
+    """
     chosen: list[tuple[int, int]] = []
     ends_xy: list[tuple[float, float]] = []
-    for _, a_f, b_f in pairs[in_gap]:
+    for _, a_f, b_f in pairs:
         a, b = int(a_f), int(b_f)
         if any(
             (x[n] - ex) ** 2 + (y[n] - ey) ** 2 < spacing_m**2 for n in (a, b) for ex, ey in ends_xy

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from routing.geo import LocalProjection, haversine_m
+from routing.geo import DETOUR_FACTOR, LocalProjection, haversine_m
 from routing.planner import DEFAULT_WALK_SPEED_MPS, StopSnaps, StopTargets
 from routing.streets import StreetGraph, StreetSearch
 from routing.timetable_builder import Footpaths
@@ -28,8 +28,6 @@ log = logging.getLogger(__name__)
 
 #: how far a transfer walk may take
 MAX_TRANSFER_S = 600
-#: straight-line distance times this approximates the street distance
-DETOUR_FACTOR = 1.3
 
 
 def street_footpaths(

@@ -169,7 +169,7 @@ def gravity_trips(
     np.fill_diagonal(weight, 0.0)
     denom = weight.sum(axis=1)
     share = np.divide(weight, denom[:, None], out=np.zeros_like(weight), where=denom[:, None] > 0)
-    trips = P[:, None] * trip_rate * share
+    trips: npt.NDArray[np.float64] = P[:, None] * trip_rate * share
     trips[trips < min_trips] = 0.0
     return trips
 

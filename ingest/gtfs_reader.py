@@ -41,7 +41,7 @@ def gtfs_schema() -> dict[str, dict[str, str]]:
 
 def _read_table(raw: bytes, table: str, dtypes: dict[str, str], source: str) -> pd.DataFrame:
     try:
-        df = pd.read_csv(io.BytesIO(raw), dtype=dtypes, **_CSV_OPTIONS)  # type: ignore[arg-type]
+        df = pd.read_csv(io.BytesIO(raw), dtype=dtypes, **_CSV_OPTIONS)
     except (ValueError, TypeError, pd.errors.ParserError) as exc:
         raise GtfsError(f"{source}: {table}.txt cannot be read: {exc}") from exc
     df.columns = [str(c).strip() for c in df.columns]
@@ -54,26 +54,45 @@ def read_gtfs(path: Path) -> gk.Feed:
     if not path.exists():
         raise InputFileError(f"GTFS feed {path} does not exist")
     schema = gtfs_schema()
-    raws: dict[str, bytes] = {}
-    if path.is_dir():
-        for p in path.glob("*.txt"):
-            if p.stem in schema and p.stat().st_size:
-                raws[p.stem] = p.read_bytes()
-    else:
-        try:
-            with zipfile.ZipFile(path) as zf:
-                for info in zf.infolist():
-                    stem = Path(info.filename).stem
-                    if info.filename.endswith(".txt") and stem in schema and info.file_size:
-                        raws[stem] = zf.read(info)
-        except zipfile.BadZipFile as exc:
-            raise GtfsError(f"{path} is neither a GTFS directory nor a zip file") from exc
+    raws = _raw_tables(path, schema)
     missing = [t for t in REQUIRED if t not in raws]
     if "calendar" not in raws and "calendar_dates" not in raws:
         missing.append("calendar or calendar_dates")
     if missing:
         raise GtfsError(f"{path}: missing GTFS tables: {', '.join(missing)}")
     tables = {t: _read_table(raw, t, schema[t], str(path)) for t, raw in raws.items()}
+    _check_columns(path, tables)
+    log.info(
+        "read GTFS %s: %s",
+        path.name,
+        ", ".join(f"{t} {len(df):,}" for t, df in tables.items()),
+    )
+    return gk.Feed(dist_units="km", **tables)
+
+
+def _raw_tables(path: Path, schema: dict[str, dict[str, str]]) -> dict[str, bytes]:
+    """Table name -> bytes of every non-empty GTFS table the schema knows, from a directory
+    or a zip file.
+    """
+    raws: dict[str, bytes] = {}
+    if path.is_dir():
+        for p in path.glob("*.txt"):
+            if p.stem in schema and p.stat().st_size:
+                raws[p.stem] = p.read_bytes()
+        return raws
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                stem = Path(info.filename).stem
+                if info.filename.endswith(".txt") and stem in schema and info.file_size:
+                    raws[stem] = zf.read(info)
+    except zipfile.BadZipFile as exc:
+        raise GtfsError(f"{path} is neither a GTFS directory nor a zip file") from exc
+    return raws
+
+
+def _check_columns(path: Path, tables: dict[str, pd.DataFrame]) -> None:
+    """Raise GtfsError naming the first required table that lacks a column the build needs."""
     for table, cols in (
         ("stops", ("stop_id", "stop_lat", "stop_lon")),
         ("routes", ("route_id",)),
@@ -84,9 +103,3 @@ def read_gtfs(path: Path) -> gk.Feed:
         absent = [c for c in cols if c not in tables[table].columns]
         if absent:
             raise GtfsError(f"{path}: {table}.txt lacks column(s) {', '.join(absent)}")
-    log.info(
-        "read GTFS %s: %s",
-        path.name,
-        ", ".join(f"{t} {len(df):,}" for t, df in tables.items()),
-    )
-    return gk.Feed(dist_units="km", **tables)

@@ -31,6 +31,7 @@ from ingest.footpaths import (
     street_footpaths,
 )
 from ingest.gtfs_reader import read_gtfs
+from ingest.osm_streets import build_street_graph, extract_boxes
 from ingest.shapes import agency_table, shape_table
 from network.cache import (
     BUILD_VERSION,
@@ -204,15 +205,11 @@ def build_network(
 
     streets: dict[str, StreetGraph] = {}
     if osm:
-        from ingest.osm_streets import build_street_graph
-
         with tempfile.TemporaryDirectory(prefix="fairtrip-osm-") as work:
             for profile in PROFILES:
                 step(f"{profile} streets")
                 streets[profile] = build_street_graph(osm, profile, workdir=Path(work))
                 bar.update()
-        from ingest.osm_streets import extract_boxes
-
         streets["walk"] = connect_extracts(streets["walk"], extract_boxes(osm))
 
     step("footpaths")

@@ -60,22 +60,24 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import networkx
 import numpy as np
 import numpy.typing as npt
+import osmium
+import osmnx as ox
 
 from ingest.errors import InputFileError, OsmError
+from network.cache import STREETS_BUILD_VERSION
 from routing.streets import StreetGraph
-
-if TYPE_CHECKING:
-    import networkx
 
 logger = logging.getLogger(__name__)
 
 PROFILES = ("walk", "bike", "car")
-BUILD_VERSION = "osm-streets-1"
-"""Bump whenever a rule or the compiled layout changes, so cached graphs are rebuilt."""
+#: the version of these rules and of the compiled layout; it lives in `network.cache`, next
+#: to the timetable compiler's, because the cache key is computed there without this module
+BUILD_VERSION = STREETS_BUILD_VERSION
 
 WALK_SPEED_MPS = 1.33
 WALK_STEPS_SPEED_MPS = 0.65
@@ -210,40 +212,48 @@ def walk_rule(tags: Mapping[str, str]) -> WayRule | None:
 
 def bike_rule(tags: Mapping[str, str]) -> WayRule | None:
     """Decide how a way may be cycled (rules in the module docstring); None if not at all."""
-    highway = tags.get("highway")
     if tags.get("area") == "yes" or tags.get("motorroad") == "yes":
         return None
-    bicycle = tags.get("bicycle", "").strip().lower()
+    speed = _bike_speed(tags)
+    if speed is None:
+        return None
+    return WayRule(speed, _bike_direction(tags))
+
+
+def _bike_speed(tags: Mapping[str, str]) -> float | None:
+    """Riding speed by highway type and ``bicycle`` tag; None where bikes may not go."""
+    highway = tags.get("highway")
     if highway in _BIKE_ROADS:
         if _allowed(tags, ("bicycle", "vehicle", "access")) is False:
             return None
         if highway == "living_street":
-            speed = BIKE_SHARED_SPEED_MPS
-        elif highway == "track":
-            speed = BIKE_TRACK_SPEED_MPS
-        else:
-            speed = BIKE_SPEED_MPS
-    elif highway in _BIKE_IF_TAGGED:
+            return BIKE_SHARED_SPEED_MPS
+        if highway == "track":
+            return BIKE_TRACK_SPEED_MPS
+        return BIKE_SPEED_MPS
+    if highway in _BIKE_IF_TAGGED:
+        bicycle = tags.get("bicycle", "").strip().lower()
         if bicycle == "dismount":
-            speed = BIKE_PUSHED_SPEED_MPS
-        elif bicycle in _BIKE_EXPLICIT:
+            return BIKE_PUSHED_SPEED_MPS
+        if bicycle in _BIKE_EXPLICIT:
             full = bicycle == "designated" and highway in ("path", "bridleway", "footway")
-            speed = BIKE_SPEED_MPS if full else BIKE_SHARED_SPEED_MPS
-        else:
-            return None
-    else:
-        return None
-    direction = _oneway_direction(tags, implied=False)
+            return BIKE_SPEED_MPS if full else BIKE_SHARED_SPEED_MPS
+    return None
+
+
+def _bike_direction(tags: Mapping[str, str]) -> int:
+    """The way's one-way rule for bikes: ``oneway:bicycle`` first, then a contraflow lane."""
     override = tags.get("oneway:bicycle", "").strip().lower()
     if override in _ONEWAY_NO:
-        direction = 0
-    elif override in _ONEWAY_FORWARD:
-        direction = 1
-    elif override in _ONEWAY_BACKWARD:
-        direction = -1
-    elif direction != 0 and _has_contraflow(tags):
-        direction = 0
-    return WayRule(speed, direction)
+        return 0
+    if override in _ONEWAY_FORWARD:
+        return 1
+    if override in _ONEWAY_BACKWARD:
+        return -1
+    direction = _oneway_direction(tags, implied=False)
+    if direction != 0 and _has_contraflow(tags):
+        return 0
+    return direction
 
 
 def _has_contraflow(tags: Mapping[str, str]) -> bool:
@@ -259,7 +269,7 @@ def _has_contraflow(tags: Mapping[str, str]) -> bool:
 def car_rule(tags: Mapping[str, str]) -> WayRule | None:
     """Decide how a way may be driven (rules in the module docstring); None if not at all."""
     highway = tags.get("highway")
-    if highway not in _CAR_DEFAULT_KMH or tags.get("area") == "yes":
+    if highway is None or highway not in _CAR_DEFAULT_KMH or tags.get("area") == "yes":
         return None
     if highway == "service" and tags.get("service") == "emergency_access":
         return None
@@ -283,6 +293,29 @@ class _FilteredWays:
     run_oneway: list[bool]
     run_speed_mps: list[float]
     dropped_refs: int = 0
+
+    def add_way(self, nodes: Iterable[Any], rule: WayRule) -> None:
+        """Keep one way's runs of located nodes (pyosmium node refs): a node missing from the
+        extracts splits the way, so no straight line is drawn across the gap.
+        """
+        refs: list[tuple[int, float, float] | None] = []
+        for node in nodes:
+            if node.location.valid():
+                refs.append((node.ref, node.lat, node.lon))
+            else:
+                refs.append(None)
+                self.dropped_refs += 1
+        for run in _split_at_missing(refs):
+            ids = [ref for ref, _, _ in run]
+            for ref, lat, lon in run:
+                # the same node in two extracts keeps the first location seen
+                self.node_lat.setdefault(ref, lat)
+                self.node_lon.setdefault(ref, lon)
+            if rule.direction == -1:
+                ids.reverse()
+            self.run_nodes.append(ids)
+            self.run_oneway.append(rule.direction != 0)
+            self.run_speed_mps.append(rule.speed_mps)
 
 
 def _split_at_missing(
@@ -311,8 +344,6 @@ def _read_or_raise(objects: Iterable[Any], path: Path) -> Iterator[Any]:
 
 def _filter_ways(pbf_paths: Sequence[Path], profile: str) -> _FilteredWays:
     """Stream the extracts and keep the profile's ways (pyosmium, node locations attached)."""
-    import osmium
-
     rule_of = _RULES[profile]
     out = _FilteredWays({}, {}, [], [], [])
     seen_ways: set[int] = set()  # overlapping extracts share ways; count each once
@@ -323,28 +354,9 @@ def _filter_ways(pbf_paths: Sequence[Path], profile: str) -> _FilteredWays:
             if not obj.is_way() or "highway" not in obj.tags or obj.id in seen_ways:
                 continue
             seen_ways.add(obj.id)
-            tags = {tag.k: tag.v for tag in obj.tags}
-            rule = rule_of(tags)
-            if rule is None:
-                continue
-            refs: list[tuple[int, float, float] | None] = []
-            for node in obj.nodes:
-                if node.location.valid():
-                    refs.append((node.ref, node.lat, node.lon))
-                else:
-                    refs.append(None)
-                    out.dropped_refs += 1
-            for run in _split_at_missing(refs):
-                ids = [ref for ref, _, _ in run]
-                for ref, lat, lon in run:
-                    # the same node in two extracts keeps the first location seen
-                    out.node_lat.setdefault(ref, lat)
-                    out.node_lon.setdefault(ref, lon)
-                if rule.direction == -1:
-                    ids.reverse()
-                out.run_nodes.append(ids)
-                out.run_oneway.append(rule.direction != 0)
-                out.run_speed_mps.append(rule.speed_mps)
+            rule = rule_of({tag.k: tag.v for tag in obj.tags})
+            if rule is not None:
+                out.add_way(obj.nodes, rule)
         logger.info(
             "%s: %d %s ways/runs kept", Path(path).name, len(out.run_nodes) - n_before, profile
         )
@@ -377,10 +389,8 @@ def _write_osm_xml(ways: _FilteredWays, path: Path) -> None:
 
 def _prune_islands(graph: networkx.MultiDiGraph, min_nodes: int) -> None:
     """Drop strongly connected pieces smaller than ``min_nodes`` (see MIN_COMPONENT_NODES)."""
-    import networkx as nx
-
     small: list[Any] = []
-    for component in nx.strongly_connected_components(graph):
+    for component in networkx.strongly_connected_components(graph):
         if len(component) < min_nodes:
             small.extend(component)
     graph.remove_nodes_from(small)
@@ -391,8 +401,6 @@ def _osmnx_graph(
     ways: _FilteredWays, profile: str, xml_path: Path, min_component_nodes: int
 ) -> networkx.MultiDiGraph:
     """Build the simplified osmnx graph, with ``length`` and ``travel_time`` summed exactly."""
-    import osmnx as ox
-
     _write_osm_xml(ways, xml_path)
     graph = ox.graph_from_xml(
         xml_path, bidirectional=profile == "walk", simplify=False, retain_all=True
@@ -419,7 +427,10 @@ def _hilbert_order(
 
     def scaled(values: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
         span = float(values.max() - values.min()) or 1.0
-        return np.round((values - values.min()) / span * side).astype(np.int64)
+        cells: npt.NDArray[np.int64] = np.round((values - values.min()) / span * side).astype(
+            np.int64
+        )
+        return cells
 
     x, y = scaled(lon), scaled(lat)
     d = np.zeros(len(x), dtype=np.int64)
@@ -435,7 +446,8 @@ def _hilbert_order(
         swap = ~ry
         x, y = np.where(swap, y, x), np.where(swap, x, y)
         s >>= 1
-    return np.argsort(d, kind="stable")
+    order: npt.NDArray[np.int64] = np.argsort(d, kind="stable")
+    return order
 
 
 def _compile(graph: networkx.MultiDiGraph, profile: str) -> StreetGraph:
@@ -569,8 +581,6 @@ def extract_boxes(pbf_paths: Sequence[Path]) -> list[tuple[float, float, float, 
     streets are missing from our data (see `ingest.extract_gaps`). An extract without a box
     in its header is left out (logged), so no connector is guessed for it.
     """
-    import osmium
-
     boxes: list[tuple[float, float, float, float]] = []
     for path in pbf_paths:
         reader = osmium.io.Reader(str(path), osmium.osm.osm_entity_bits.NOTHING)
@@ -593,9 +603,7 @@ def street_graph_to_networkx(graph: StreetGraph) -> networkx.MultiDiGraph:
 
     Edge attributes are ``edge_time_s`` and ``length_m`` exactly as the search sees them.
     """
-    import networkx as nx
-
-    out = nx.MultiDiGraph(profile=graph.profile)
+    out = networkx.MultiDiGraph(profile=graph.profile)
     for node in range(graph.n_nodes):
         out.add_node(
             node,

@@ -102,7 +102,8 @@ def parse_times(values: pd.Series) -> npt.NDArray[np.float64]:
         raise GtfsError(f"stop time is not HH:MM:SS: {exc}") from exc
     if np.any((m >= 60) | (sec >= 60) | (h < 0) | (m < 0) | (sec < 0)):
         raise GtfsError("a stop time has minutes or seconds outside 0..59 or a negative hour")
-    return h * 3600 + m * 60 + sec
+    seconds: npt.NDArray[np.float64] = h * 3600 + m * 60 + sec
+    return seconds
 
 
 def _interpolate(times: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

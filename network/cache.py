@@ -6,6 +6,7 @@ Kept apart from `ingest` so that opening a cached network never imports the buil
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -14,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 #: bump when the timetable compiler's output changes, so cached networks are rebuilt (the
-#: street builder has its own version, `ingest.osm_streets.BUILD_VERSION`, hashed alongside)
+#: street builder has its own version, `STREETS_BUILD_VERSION`, hashed alongside)
 BUILD_VERSION = "7"  # 7: stops with no street near linked within STOP_REACH_M
+#: bump whenever a street rule of `ingest.osm_streets` or the compiled street layout changes;
+#: kept here, not in ingest, so that computing a cache key never imports the build stack
+STREETS_BUILD_VERSION = "osm-streets-1"
 MANIFEST = "manifest.json"
 #: a stop farther than this from any walkable street is treated as off the street network
 STOP_SNAP_M = 150.0
@@ -33,10 +37,8 @@ def input_hash(paths: Sequence[Path], options: dict[str, Any]) -> str:
     """SHA-256 over the input files' names and bytes (in order), the options and the build
     version: the key a compiled network is cached under.
     """
-    from ingest.osm_streets import BUILD_VERSION as STREETS_VERSION
-
     h = hashlib.sha256()
-    h.update(f"fairtrip-build {BUILD_VERSION} {STREETS_VERSION}\n".encode())
+    h.update(f"fairtrip-build {BUILD_VERSION} {STREETS_BUILD_VERSION}\n".encode())
     h.update(json.dumps(options, sort_keys=True).encode())
     for given in paths:
         p = Path(given)
@@ -49,7 +51,7 @@ def input_hash(paths: Sequence[Path], options: dict[str, Any]) -> str:
         for f in files:
             h.update(f.name.encode())
             with f.open("rb") as fh:
-                for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                for chunk in iter(functools.partial(fh.read, 1 << 20), b""):
                     h.update(chunk)
     return h.hexdigest()
 
@@ -60,9 +62,10 @@ def is_up_to_date(out: Path, digest: str) -> bool:
     if not m.is_file():
         return False
     try:
-        return json.loads(m.read_text()).get("input_hash") == digest
+        manifest = json.loads(m.read_text())
     except (OSError, ValueError):
         return False
+    return isinstance(manifest, dict) and manifest.get("input_hash") == digest
 
 
 def cache_root() -> Path:

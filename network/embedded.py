@@ -1,15 +1,31 @@
-"""The embedded default city (Helsinki), shipped in `data/helsinki/` and compiled on first use."""
+"""The embedded default city (Helsinki), shipped in `data/helsinki/` and compiled on first use.
+
+Compiling needs the build stack (gtfs-kit, pandas, osmnx, networkx, pyosmium), which a
+serving process must never load: it costs memory and seconds in every worker. So a missing
+cache is filled by a child process (`python -m ingest.embedded`), and this module only
+hashes the inputs and checks the cache.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from network.cache import build_options, cache_root, input_hash, is_up_to_date
+from network.compiled import NetworkFileError
 
 log = logging.getLogger(__name__)
+
+#: the module the child process runs to compile the embedded city
+BUILD_MODULE = "ingest.embedded"
+
+
+class EmbeddedBuildError(NetworkFileError):
+    """The child process compiling the embedded city failed or left no up-to-date network."""
 
 
 @dataclass(frozen=True)
@@ -40,18 +56,45 @@ def helsinki() -> CityInputs:
     )
 
 
+def embedded_target(city: CityInputs) -> tuple[Path, str]:
+    """The cache directory the city compiles into and the hash of its inputs.
+
+    The directory is named by the hash, so a changed input or compiler gets a new directory
+    instead of overwriting one another process may be reading.
+    """
+    digest = input_hash([city.gtfs, *city.osm], build_options(None))
+    return cache_root() / "networks" / f"helsinki-{digest[:12]}", digest
+
+
 def ensure_embedded_network(*, progress: bool = True) -> Path:
     """Path of the compiled embedded city, compiling it first if the cache lacks it.
 
-    The cache directory is named by the hash of the inputs, so a changed input or compiler
-    gets a new directory instead of overwriting one another process may be reading.
+    The build runs in a child process whose progress bar and log lines go straight to this
+    process's stderr (`progress=False` silences the bar).
     """
-    city = helsinki()
-    digest = input_hash([city.gtfs, *city.osm], build_options(None))
-    out = cache_root() / "networks" / f"helsinki-{digest[:12]}"
+    out, digest = embedded_target(helsinki())
     if is_up_to_date(out, digest):
         return out
     log.info("compiling the embedded Helsinki network into %s (first run only)", out)
-    from ingest.network_build import build_network
+    _build_in_child(progress=progress)
+    if not is_up_to_date(out, digest):
+        raise EmbeddedBuildError(f"the embedded city build left no up-to-date network in {out}")
+    return out
 
-    return build_network(city.gtfs, list(city.osm), out, name=city.name, progress=progress)
+
+def _build_in_child(*, progress: bool) -> None:
+    """Run `python -m ingest.embedded` with this interpreter and wait for it.
+
+    The child logs at the level the build's loggers have here, so its lines show exactly
+    when an in-process build's would have.
+    """
+    level = logging.getLogger("ingest").getEffectiveLevel()
+    command = [sys.executable, "-m", BUILD_MODULE, "--log-level", str(level)]
+    if not progress:
+        command.append("--quiet")
+    done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, check=False)
+    if done.returncode != 0:
+        raise EmbeddedBuildError(
+            f"compiling the embedded city failed ({' '.join(command[1:])} exited with "
+            f"status {done.returncode}; its messages are above)"
+        )

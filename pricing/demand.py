@@ -159,8 +159,8 @@ def load_demand(
         origin_id, o_lat, o_lon = _resolve_zones(parsed, "origin_zone", zones)
         dest_id, d_lat, d_lon = _resolve_zones(parsed, "dest_zone", zones)
     else:
-        o_lat, o_lon = parsed.column_float("origin_lat"), parsed.column_float("origin_lon")
-        d_lat, d_lon = parsed.column_float("dest_lat"), parsed.column_float("dest_lon")
+        o_lat, o_lon = _floats(parsed, "origin_lat"), _floats(parsed, "origin_lon")
+        d_lat, d_lon = _floats(parsed, "dest_lat"), _floats(parsed, "dest_lon")
         origin_id = _str_array(parsed.column_str("origin_id", ""))
         dest_id = _str_array(parsed.column_str("dest_id", ""))
 
@@ -230,6 +230,10 @@ def _read_comments(comments: list[str]) -> tuple[bool, str]:
         else:
             notes.append(text.lstrip("#").strip())
     return synthetic, "\n".join(n for n in notes if n)
+
+
+def _floats(parsed: _Parsed, column: str) -> npt.NDArray[np.float64]:
+    return np.asarray(parsed.column_float(column), dtype=np.float64)
 
 
 def _str_array(values: list[str]) -> npt.NDArray[np.str_]:

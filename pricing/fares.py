@@ -87,11 +87,11 @@ def fare_system_from_json(doc: Mapping[str, Any]) -> FareSystem:
     """Rebuild a fare system written by `to_json`; dispatches on `doc["kind"]`."""
     kind = doc.get("kind")
     if kind == KIND_V1:
-        from pricing.fares_v1 import FaresV1
+        from pricing.fares_v1 import FaresV1  # deferred: fares_v1 imports this module
 
         return FaresV1.from_json(doc)
     if kind == KIND_V2:
-        from pricing.fares_v2 import FaresV2
+        from pricing.fares_v2 import FaresV2  # deferred: fares_v2 imports this module
 
         return FaresV2.from_json(doc)
     raise FareDataError(

@@ -55,7 +55,7 @@ import datetime
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 from pricing.errors import FareDataError
 from pricing.fares import (
@@ -145,6 +145,11 @@ class _Fare:
         self.agency_id = attribute.agency_id
         self.combinations = combinations
         self.open = not combinations
+
+
+#: the cheapest way found to pay for the first k rides: (total in minor units, tickets bought,
+#: index of the first ride of the last ticket, that ticket's fare; None for no rides at all)
+_Best: TypeAlias = tuple[int, int, int, _Fare | None]
 
 
 def _compile_combinations(rules: Sequence[FareRule]) -> tuple[_Combination, ...]:
@@ -386,38 +391,7 @@ class FaresV1:
         n = len(rides)
         if n == 0:
             return FareQuote(self._zero, (), "no transit rides")
-        ride_zones = [_ride_zones(r) for r in rides]
-        # best[k]: cheapest (total_minor, tickets, start of last group, its fare) for rides[:k]
-        best: list[tuple[int, int, int, _Fare | None] | None] = [None] * (n + 1)
-        best[0] = (0, 0, 0, None)
-        for i in range(n):
-            before = best[i]
-            if before is None:
-                continue
-            first = rides[i]
-            zones: set[str] = set()
-            routes: set[str] = set()
-            agencies: set[str] = set()
-            for j in range(i, n):
-                ride = rides[j]
-                transfers = j - i
-                if self._max_transfers is not None and transfers > self._max_transfers:
-                    break
-                if (
-                    self._max_duration_s is not None
-                    and ride.board_s - first.board_s > self._max_duration_s
-                ):
-                    break
-                zones |= ride_zones[j]
-                routes.add(ride.route_id)
-                agencies.add(ride.agency_id)
-                fare = self._cheapest(first, ride, zones, routes, agencies, transfers)
-                if fare is None:
-                    continue
-                candidate = (before[0] + fare.price.amount_minor, before[1] + 1, i, fare)
-                current = best[j + 1]
-                if current is None or candidate[:2] < current[:2]:
-                    best[j + 1] = candidate
+        best = self._partition(rides)
         final = best[n]
         if final is None:
             stuck = next(k for k in range(1, n + 1) if best[k] is None)
@@ -426,15 +400,64 @@ class FaresV1:
                 (),
                 f"no fare rule covers {describe_ride(stuck - 1, rides[stuck - 1])}",
             )
-        groups: list[tuple[int, int, _Fare]] = []
-        k = n
-        while k > 0:
-            entry = best[k]
-            if entry is None or entry[3] is None:  # pragma: no cover - reachable by construction
-                raise AssertionError(f"fare partition lost its path at ride {k}")
-            groups.append((entry[2], k, entry[3]))
-            k = entry[2]
-        groups.reverse()
+        groups = _ticket_groups(best)
+        total = Money(final[0], self.currency)
+        return FareQuote(total, tuple(self._lines(rides, groups)), _summary(groups, total))
+
+    def _partition(self, rides: Sequence[RideFacts]) -> list[_Best | None]:
+        """best[k]: the cheapest way to pay for rides[:k] (None: no fare rule covers them).
+
+        Dynamic programming over where each ticket starts: a ticket bought at ride i covers
+        rides i..j as long as one fare rule admits them all.
+        """
+        n = len(rides)
+        ride_zones = [_ride_zones(r) for r in rides]
+        best: list[_Best | None] = [None] * (n + 1)
+        best[0] = (0, 0, 0, None)
+        for i in range(n):
+            before = best[i]
+            if before is not None:
+                self._extend(rides, ride_zones, i, before, best)
+        return best
+
+    def _extend(
+        self,
+        rides: Sequence[RideFacts],
+        ride_zones: Sequence[frozenset[str]],
+        i: int,
+        before: _Best,
+        best: list[_Best | None],
+    ) -> None:
+        """Improve best[j + 1] for every j reachable by one ticket bought at ride i."""
+        first = rides[i]
+        zones: set[str] = set()
+        routes: set[str] = set()
+        agencies: set[str] = set()
+        for j in range(i, len(rides)):
+            ride = rides[j]
+            transfers = j - i
+            if self._max_transfers is not None and transfers > self._max_transfers:
+                break
+            if (
+                self._max_duration_s is not None
+                and ride.board_s - first.board_s > self._max_duration_s
+            ):
+                break
+            zones |= ride_zones[j]
+            routes.add(ride.route_id)
+            agencies.add(ride.agency_id)
+            fare = self._cheapest(first, ride, zones, routes, agencies, transfers)
+            if fare is None:
+                continue
+            candidate = (before[0] + fare.price.amount_minor, before[1] + 1, i, fare)
+            current = best[j + 1]
+            if current is None or candidate[:2] < current[:2]:
+                best[j + 1] = candidate
+
+    def _lines(
+        self, rides: Sequence[RideFacts], groups: Sequence[tuple[int, int, _Fare]]
+    ) -> list[FareLine]:
+        """One line per ride: the ticket bought at its first ride, "covered by" for the rest."""
         lines: list[FareLine] = []
         for start, stop, fare in groups:
             lines.append(
@@ -452,13 +475,7 @@ class FaresV1:
             lines.extend(
                 FareLine(self._zero, fare.fare_id, covered) for _ in range(start + 1, stop)
             )
-        total = Money(final[0], self.currency)
-        if len(groups) == 1:
-            summary = f"1 ticket: {groups[0][2].fare_id} {total}"
-        else:
-            parts = " + ".join(f"{f.fare_id} {f.price}" for _, _, f in groups)
-            summary = f"{len(groups)} tickets: {parts} = {total}"
-        return FareQuote(total, tuple(lines), summary)
+        return lines
 
     def _cheapest(
         self,
@@ -565,3 +582,25 @@ def _parse_attribute(row: Mapping[str, str], row_no: int) -> FareAttribute:
         transfer_duration_s=duration,
         agency_id=field_text(row, "agency_id", file, row_no),
     )
+
+
+def _ticket_groups(best: Sequence[_Best | None]) -> list[tuple[int, int, _Fare]]:
+    """(first ride, ride after the last, fare) of each ticket, in travel order."""
+    groups: list[tuple[int, int, _Fare]] = []
+    k = len(best) - 1
+    while k > 0:
+        entry = best[k]
+        if entry is None or entry[3] is None:  # pragma: no cover - reachable by construction
+            raise AssertionError(f"fare partition lost its path at ride {k}")
+        groups.append((entry[2], k, entry[3]))
+        k = entry[2]
+    groups.reverse()
+    return groups
+
+
+def _summary(groups: Sequence[tuple[int, int, _Fare]], total: Money) -> str:
+    """'1 ticket: AB 2.80 EUR' or '2 tickets: AB 2.80 EUR + C 2.80 EUR = 5.60 EUR'."""
+    if len(groups) == 1:
+        return f"1 ticket: {groups[0][2].fare_id} {total}"
+    parts = " + ".join(f"{f.fare_id} {f.price}" for _, _, f in groups)
+    return f"{len(groups)} tickets: {parts} = {total}"

@@ -488,42 +488,14 @@ class FaresV2:
 
     def _match_leg(self, ride: RideFacts, service_date: datetime.date) -> _Leg | None:
         """The leg rule (and product) of one ride, or None when no rule matches."""
-        network = self.route_networks.get(ride.route_id, "")
         from_areas = self.stop_areas.get(ride.board_stop_id, frozenset())
         to_areas = self.stop_areas.get(ride.alight_stop_id, frozenset())
-        priority = self.has_rule_priority
-        candidates = self._rules_by_network.get("", ())
-        if network:
-            specific = self._rules_by_network.get(network, ())
-            if not priority and network in self._listed_networks:
-                candidates = specific  # an empty network_id excludes listed networks
-            else:
-                candidates = (*specific, *candidates)
-        matches: list[tuple[int, int, LegRule]] = []  # (rank, file order, rule)
-        for order, rule in candidates:
-            if rule.from_area_id:
-                if rule.from_area_id not in from_areas:
-                    continue
-            elif not priority and from_areas and from_areas <= self._listed_from:
-                continue
-            if rule.to_area_id:
-                if rule.to_area_id not in to_areas:
-                    continue
-            elif not priority and to_areas and to_areas <= self._listed_to:
-                continue
-            if rule.from_timeframe_group_id and not self._in_timeframe(
-                rule.from_timeframe_group_id, service_date, ride.board_s
-            ):
-                continue
-            if rule.to_timeframe_group_id and not self._in_timeframe(
-                rule.to_timeframe_group_id, service_date, ride.alight_s
-            ):
-                continue
-            if priority:
-                rank = rule.rule_priority
-            else:
-                rank = bool(rule.network_id) + bool(rule.from_area_id) + bool(rule.to_area_id)
-            matches.append((rank, order, rule))
+        matches = [
+            (self._rank(rule), order, rule)
+            for order, rule in self._candidates(ride)
+            if self._areas_match(rule, from_areas, to_areas)
+            and self._times_match(rule, ride, service_date)
+        ]
         if not matches:
             return None
         top = max(m[0] for m in matches)
@@ -536,6 +508,50 @@ class FaresV2:
             key=lambda m: (m[0], m[1]),
         )
         return _Leg(rule, self._products[rule.fare_product_id].amount)
+
+    def _candidates(self, ride: RideFacts) -> tuple[tuple[int, LegRule], ...]:
+        """(file order, rule) of the leg rules that may apply to the ride's network."""
+        network = self.route_networks.get(ride.route_id, "")
+        candidates = self._rules_by_network.get("", ())
+        if not network:
+            return candidates
+        specific = self._rules_by_network.get(network, ())
+        if not self.has_rule_priority and network in self._listed_networks:
+            return specific  # an empty network_id excludes listed networks
+        return (*specific, *candidates)
+
+    def _areas_match(
+        self, rule: LegRule, from_areas: frozenset[str], to_areas: frozenset[str]
+    ) -> bool:
+        """Whether the ride's board and alight areas fit the rule.
+
+        Without rule priorities, an empty area matches only stops in no listed area.
+        """
+        priority = self.has_rule_priority
+        if rule.from_area_id:
+            if rule.from_area_id not in from_areas:
+                return False
+        elif not priority and from_areas and from_areas <= self._listed_from:
+            return False
+        if rule.to_area_id:
+            return rule.to_area_id in to_areas
+        return priority or not to_areas or not to_areas <= self._listed_to
+
+    def _times_match(self, rule: LegRule, ride: RideFacts, service_date: datetime.date) -> bool:
+        """Whether the ride boards and alights within the rule's timeframes (if it names any)."""
+        if rule.from_timeframe_group_id and not self._in_timeframe(
+            rule.from_timeframe_group_id, service_date, ride.board_s
+        ):
+            return False
+        return not rule.to_timeframe_group_id or self._in_timeframe(
+            rule.to_timeframe_group_id, service_date, ride.alight_s
+        )
+
+    def _rank(self, rule: LegRule) -> int:
+        """How well a matching rule fits: its priority, else how specific it is."""
+        if self.has_rule_priority:
+            return rule.rule_priority
+        return bool(rule.network_id) + bool(rule.from_area_id) + bool(rule.to_area_id)
 
     def _in_timeframe(self, group: str, service_date: datetime.date, time_s: int) -> bool:
         days, tod = divmod(time_s, _DAY_S)

@@ -339,9 +339,10 @@ def _aggregate_by_income(
 ) -> tuple[FloatArray, FloatArray]:
     """Weighted income and payment mass per distinct income level, income ascending."""
     levels, inverse = np.unique(income, return_inverse=True)
+    # bincount with weights sums floats; numpy's stubs type every bincount as integers
     inc_mass = np.bincount(inverse, weights=w * income, minlength=levels.size)
     pay_mass = np.bincount(inverse, weights=w * payment, minlength=levels.size)
-    return inc_mass, pay_mass
+    return inc_mass.astype(np.float64, copy=False), pay_mass.astype(np.float64, copy=False)
 
 
 def suits(payments: npt.ArrayLike, incomes: npt.ArrayLike, weights: npt.ArrayLike) -> float:
@@ -548,7 +549,8 @@ def accessibility(
     t_max = _limit("max_time_s", max_time_s, allow_inf=True)
     p_max = _limit("max_price_minor", max_price_minor, allow_inf=True)
     reachable = np.isfinite(time) & (time <= t_max) & np.isfinite(price) & (price <= p_max)
-    return np.where(reachable, opp[np.newaxis, :], 0.0).sum(axis=1)
+    reach: FloatArray = np.where(reachable, opp[np.newaxis, :], 0.0).sum(axis=1)
+    return reach
 
 
 # --------------------------------------------------------------------------------------------

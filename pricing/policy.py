@@ -400,34 +400,34 @@ class Policy(BaseModel):
                 return f"every {trips} costs the same charge, solved for revenue neutrality"
             return f"every {trips} costs {self._money(m.charge_minor)}{solved}"
         if isinstance(m, PartialAverage):
-            share = format_pct(m.alpha * 100)
-            if m.target_minor is None:
-                return (
-                    f"each {trips}'s price moves {share}% of the way toward a common target "
-                    "solved for revenue neutrality"
-                )
-            target = self._money(m.target_minor)
-            return f"each {trips}'s price moves {share}% of the way toward {target}{solved}"
+            return self._describe_partial(m, trips, solved)
         if isinstance(m, PeripheralDiscount):
-            head = f"{trips}s to or from the periphery get {format_pct(m.discount_pct)}% off"
-            centre = "; trips within the centre pay"
-            if m.surcharge_pct is None:
-                return f"{head}{centre} a surcharge solved for revenue neutrality"
-            if m.surcharge_pct == 0:
-                return f"{head}; no surcharge within the centre"
-            return f"{head}{centre} a {format_pct(m.surcharge_pct)}% surcharge{solved}"
+            return _describe_discount(m, trips, solved)
         if isinstance(m, Cap):
-            parts = []
-            if m.per_trip_minor is not None:
-                parts.append(f"a {trips} costs at most {self._money(m.per_trip_minor)}")
-            if m.per_day_minor is not None:
-                per_trip = self._money(m.per_day_minor // m.trips_per_day)
-                parts.append(
-                    f"a rider pays at most {self._money(m.per_day_minor)} for "
-                    f"{m.trips_per_day} {trips}s a day (at most {per_trip} a trip)"
-                )
-            return "; ".join(parts)
+            return self._describe_cap(m, trips)
         raise AssertionError(f"unhandled measure {m!r}")  # pragma: no cover
+
+    def _describe_partial(self, m: PartialAverage, trips: str, solved: str) -> str:
+        share = format_pct(m.alpha * 100)
+        if m.target_minor is None:
+            return (
+                f"each {trips}'s price moves {share}% of the way toward a common target "
+                "solved for revenue neutrality"
+            )
+        target = self._money(m.target_minor)
+        return f"each {trips}'s price moves {share}% of the way toward {target}{solved}"
+
+    def _describe_cap(self, m: Cap, trips: str) -> str:
+        parts = []
+        if m.per_trip_minor is not None:
+            parts.append(f"a {trips} costs at most {self._money(m.per_trip_minor)}")
+        if m.per_day_minor is not None:
+            per_trip = self._money(m.per_day_minor // m.trips_per_day)
+            parts.append(
+                f"a rider pays at most {self._money(m.per_day_minor)} for "
+                f"{m.trips_per_day} {trips}s a day (at most {per_trip} a trip)"
+            )
+        return "; ".join(parts)
 
     def _money(self, amount_minor: int) -> str:
         return Money(amount_minor, self.currency).format()
@@ -463,6 +463,16 @@ def status_quo(currency: str = "EUR", mode_families: Sequence[str] = MODE_FAMILI
             "mode_families": list(mode_families),
         }
     )
+
+
+def _describe_discount(m: PeripheralDiscount, trips: str, solved: str) -> str:
+    head = f"{trips}s to or from the periphery get {format_pct(m.discount_pct)}% off"
+    centre = "; trips within the centre pay"
+    if m.surcharge_pct is None:
+        return f"{head}{centre} a surcharge solved for revenue neutrality"
+    if m.surcharge_pct == 0:
+        return f"{head}; no surcharge within the centre"
+    return f"{head}{centre} a {format_pct(m.surcharge_pct)}% surcharge{solved}"
 
 
 def _open_parameters(measures: Sequence[MeasureBase]) -> list[tuple[int, str]]:
@@ -590,18 +600,22 @@ class _NoAliasLoader(yaml.SafeLoader):
     def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
         """Compose as usual, but refuse an alias (``*name``) and nesting beyond MAX_DEPTH."""
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            # types-PyYAML leaves peek_event unannotated; after check_event it is an alias
+            event: yaml.AliasEvent = self.peek_event()  # type: ignore[no-untyped-call]
+            mark = event.start_mark  # the loader always sets it; the stubs allow None
+            where = f" at line {mark.line + 1}" if mark is not None else ""
             raise PolicyError(
                 "",
-                f"YAML aliases are not allowed in a policy (alias *{event.anchor} at line "
-                f"{event.start_mark.line + 1}); write the value out",
+                f"YAML aliases are not allowed in a policy (alias *{event.anchor}{where}); "
+                "write the value out",
             )
         depth = getattr(self, "_fairtrip_depth", 0)
         if depth >= MAX_DEPTH:
             raise PolicyError("", f"the document nests deeper than {MAX_DEPTH} levels")
         self._fairtrip_depth = depth + 1
         try:
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            # PyYAML passes a mapping's key node as `index`; types-PyYAML says int
+            return super().compose_node(parent, index)  # type: ignore[arg-type]
         finally:
             self._fairtrip_depth = depth
 

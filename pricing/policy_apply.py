@@ -118,11 +118,13 @@ class TripArrays:
 
     def in_families(self, policy: Policy) -> np.ndarray:
         """Boolean mask of the rows whose mode family the policy prices."""
-        return np.isin(self.mode_family, list(policy.mode_families))
+        mask: np.ndarray = np.isin(self.mode_family, list(policy.mode_families))
+        return mask
 
     def touches_periphery(self) -> np.ndarray:
         """Boolean mask: origin or destination peripheral (what a peripheral discount uses)."""
-        return (self.origin_class == _PERIPHERAL) | (self.dest_class == _PERIPHERAL)
+        mask: np.ndarray = (self.origin_class == _PERIPHERAL) | (self.dest_class == _PERIPHERAL)
+        return mask
 
 
 def _resolve_parameter(policy: Policy, parameter: float | None) -> tuple[int, str, float] | None:
@@ -173,7 +175,8 @@ def _step(
         factor = np.where(peripheral, 1.0 - measure.discount_pct / 100.0, 1.0 + surcharge / 100.0)
         return price * factor
     if isinstance(measure, Cap):
-        return np.minimum(price, float(measure.per_trip_limit_minor()))
+        capped: np.ndarray = np.minimum(price, float(measure.per_trip_limit_minor()))
+        return capped
     raise AssertionError(f"unhandled measure {measure!r}")  # pragma: no cover
 
 
@@ -200,7 +203,8 @@ def continuous_prices(
 
 def round_minor(price: np.ndarray) -> np.ndarray:
     """Float minor units -> int64, half to even (the one rounding rule of policy prices)."""
-    return np.rint(price).astype(np.int64)
+    rounded: np.ndarray = np.rint(price).astype(np.int64)
+    return rounded
 
 
 def apply_policy(

@@ -37,6 +37,7 @@ import redis
 
 from pricing.errors import PricingError
 from pricing.policy import Policy, PolicyError, validate_policy
+from storage.redis_conn import make_client
 from storage.sqlite_file import SchemaVersionError, SqliteFile
 
 log = logging.getLogger(__name__)
@@ -502,8 +503,6 @@ class RedisPolicyStore(PolicyStore):
         socket_timeout_s: float = 2.0,
     ) -> None:
         if isinstance(client_or_url, str):
-            from storage.redis_conn import make_client
-
             self._client = make_client(client_or_url, socket_timeout_s=socket_timeout_s)
         else:
             self._client = client_or_url
@@ -522,7 +521,7 @@ class RedisPolicyStore(PolicyStore):
             for _ in range(10):
                 with self._client.pipeline(transaction=True) as pipe:
                     try:
-                        pipe.watch(*watch)
+                        pipe.watch(*watch)  # type: ignore[no-untyped-call]  # redis-py: untyped
                         result = fn(pipe)
                         pipe.execute()
                         return result

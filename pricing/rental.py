@@ -16,6 +16,9 @@ metres the router gives), so no float rounding decides whether an interval was s
 
 A total below zero (discount segments larger than the charges) is clamped to 0, and the
 reason says so. `surge_pricing` is reported in the reason; the published rates are used.
+
+The plan's value types live here, not in `providers`: pricing sits below the GBFS parser in
+the layers, so the parser builds these and `providers.model` re-exports them.
 """
 
 from __future__ import annotations
@@ -27,10 +30,38 @@ from typing import Final
 
 from pricing.errors import RentalInputError
 from pricing.money import Money
-from providers.model import PriceSegment, PricingPlan
 
 _SECONDS_PER_MIN: Final = 60
 _METRES_PER_KM: Final = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class PriceSegment:
+    """One `per_km` or `per_min` segment of a pricing plan.
+
+    GBFS defines the charge as `rate` for every started `interval` (km or min) from `start`
+    until `end` (open-ended when None). `rate_minor` may be negative (the spec allows it).
+    """
+
+    start: int
+    rate_minor: int
+    interval: int
+    end: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PricingPlan:
+    """`system_pricing_plans` entry, with money in integer minor units."""
+
+    id: str
+    name: str
+    currency: str
+    price_minor: int
+    is_taxable: bool = False
+    description: str | None = None
+    per_km: tuple[PriceSegment, ...] = ()
+    per_min: tuple[PriceSegment, ...] = ()
+    surge_pricing: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,19 +1,20 @@
 """An evaluation of fare policies as one HTML page a city planner can open offline.
 
-The lead's `evaluation.evaluate` writes an evaluation document (JSON, format version
-`EVALUATION_VERSION`); this module turns it into a single self-contained HTML file. Planners
-open such files from a shared drive or an e-mail attachment, often on machines without internet
-access, so the page fetches nothing: no scripts, no web fonts, no map tiles. Charts are inline
-SVG drawn by matplotlib (text kept as text so it stays searchable and sharp), and the zone map
-is drawn from the zone polygons in the document itself.
+`evaluation.evaluate` writes an evaluation document (JSON, shaped by `pricing.evaluation_doc`);
+this module turns it into a single self-contained HTML file. Planners open such files from a
+shared drive or an e-mail attachment, often on machines without internet access, so the page
+fetches nothing: no scripts, no web fonts, no map tiles. Charts are inline SVG drawn by
+matplotlib (text kept as text so it stays searchable and sharp), and the zone map is drawn from
+the zone polygons in the document itself.
 
 Everything shown is formatted here, in Python, so the template only lays strings out and the
 formatting is testable. Policy names and measures come from users: the template autoescapes
 them, and matplotlib escapes the text it writes into the SVG.
 
-The input is checked once, at the entry point, against `_EVALUATION`: a missing or mistyped
-key is a `ReportError` naming its path (`scenarios[2].theil.between_share`), so a change to the
-evaluation format fails here, loudly, rather than as a `KeyError` deep inside a chart.
+The input is checked once, at the entry point, with the same model the writer builds
+(`pricing.evaluation_doc.EvaluationDoc`): a missing or mistyped key is a `ReportError` naming
+its path (`scenarios[2].theil.between_share`), so a change to the evaluation format fails here,
+loudly, rather than as a `KeyError` deep inside a chart.
 """
 
 from __future__ import annotations
@@ -36,24 +37,25 @@ from typing import Any, Final
 import jinja2
 import matplotlib as mpl
 import numpy as np
+import shapely
 from markupsafe import Markup
-from matplotlib.backends.backend_svg import FigureCanvasSVG
+from matplotlib.artist import Artist
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, PathPatch
 from matplotlib.path import Path as MplPath
+from matplotlib.typing import RcKeyType
+from shapely.geometry import shape
+from shapely.geometry.polygon import orient
 
-from pricing.errors import PricingError
+from pricing.evaluation_doc import EvaluationDoc, EvaluationDocError, parse_evaluation
 from pricing.money import currency_exponent
 from pricing.names import source_name
+from pricing.zones import ZONE_CLASSES
 
 log = logging.getLogger(__name__)
 
-#: the `fairtrip_evaluation` format version this module reads
-EVALUATION_VERSION: Final = 1
-#: the zone classes of the pricing contract, in display order
-ZONE_CLASSES: Final = ("central", "peripheral")
 #: at most this many points per Lorenz curve are drawn (the curve is monotone, so sampling it
 #: on a fixed grid loses nothing visible and keeps the SVG small whatever the demand size)
 LORENZ_POINTS: Final = 101
@@ -65,7 +67,7 @@ TOP_INCREASES: Final = 10
 _TEMPLATE: Final = "report.html.j2"
 #: matplotlib settings for every chart: text stays <text> (searchable, no glyph paths), a short
 #: font list (it is written into every text element), ids that do not change between runs
-_RC: Final[Mapping[str, Any]] = {
+_RC: Final[Mapping[RcKeyType, Any]] = {
     "svg.fonttype": "none",
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"],
@@ -82,241 +84,31 @@ _NO_DATA_COLOUR: Final = "#dddddd"
 _SUPERSCRIPT: Final = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
-class ReportError(PricingError, ValueError):
-    """The evaluation document cannot be reported: a key is missing, mistyped or unknown.
+class ReportError(EvaluationDocError):
+    """The evaluation document cannot be reported: it is malformed, or cannot be written.
 
-    `key` is the path of the offending key (`scenarios[1].gini`), `value` what was found there.
+    `key` is the path of the offending key (`scenarios[1].gini`; empty for the document as a
+    whole), `value` what was found there.
     """
 
-    def __init__(self, message: str, *, key: str, value: Any = None) -> None:
-        super().__init__(message)
-        self.key = key
-        self.value = value
+
+# --------------------------------------------------------------------------- input
 
 
-# --------------------------------------------------------------------------- input schema
-
-
-@dataclass(frozen=True, slots=True)
-class _Field:
-    """A leaf of the evaluation schema: the accepted JSON types, and whether null is allowed."""
-
-    kinds: tuple[type, ...]
-    nullable: bool = False
-    choices: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class _Obj:
-    """A JSON object of the schema; keys not listed are allowed and ignored."""
-
-    fields: Mapping[str, _Field | _Obj | _ListOf]
-    nullable: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class _ListOf:
-    """A JSON array whose items all follow `item`; `min_items` guards the ones we index."""
-
-    item: _Obj
-    min_items: int = 0
-
-
-_NUM: Final = _Field((int, float))
-_STR: Final = _Field((str,))
-_LIST: Final = _Field((list, tuple))
-_BY_CLASS: Final = _Obj({"central": _NUM, "peripheral": _NUM, "all": _NUM})
-_ZONE_CLASS: Final = _Field((str,), choices=ZONE_CLASSES)
-
-_SCENARIO: Final = _Obj(
-    {
-        "policy_id": _STR,
-        "name": _STR,
-        "measures": _LIST,
-        "solved": _Obj(
-            {"parameter": _STR, "value": _NUM, "residual": _NUM, "iterations": _NUM},
-            nullable=True,
-        ),
-        "revenue_minor": _Field((int,)),
-        "revenue_change": _NUM,
-        "trips": _NUM,
-        "mean_price_minor": _BY_CLASS,
-        "price_per_km_minor": _Obj({"central": _NUM, "peripheral": _NUM}),
-        "gini": _NUM,
-        "theil": _Obj({"total": _NUM, "between_share": _NUM}),
-        "suits": _Field((int, float), nullable=True),
-        "lorenz": _Obj({"population_share": _LIST, "cost_share": _LIST}),
-        "affordability": _Obj({"mean_share": _NUM, "share_over_threshold": _NUM}, nullable=True),
-        "accessibility": _BY_CLASS,
-        "zones": _ListOf(
-            _Obj(
-                {
-                    "zone_id": _STR,
-                    "class": _ZONE_CLASS,
-                    "trips": _NUM,
-                    "mean_price_minor": _NUM,
-                    "mean_change_minor": _NUM,
-                    "winners": _NUM,
-                    "losers": _NUM,
-                    "unchanged": _NUM,
-                }
-            )
-        ),
-    }
-)
-
-_EVALUATION: Final = _Obj(
-    {
-        "fairtrip_evaluation": _Field((int,)),
-        "generated_at": _STR,
-        "network": _Obj(
-            {"name": _STR, "service_date": _STR, "depart_local": _STR, "timezone": _STR}
-        ),
-        "demand": _Obj({"source": _STR, "synthetic": _Field((bool,))}),
-        "settings": _Obj({"currency": _STR}),
-        "zones": _Obj(
-            {
-                "geojson": _Obj(
-                    {
-                        "features": _ListOf(
-                            _Obj(
-                                {
-                                    "geometry": _Obj({"type": _STR, "coordinates": _LIST}),
-                                    "properties": _Obj({"zone_id": _STR, "class": _ZONE_CLASS}),
-                                }
-                            )
-                        )
-                    }
-                )
-            }
-        ),
-        "timing_s": _Obj({}),
-        "scenarios": _ListOf(_SCENARIO, min_items=1),
-    }
-)
-
-
-def _type_name(kinds: tuple[type, ...]) -> str:
-    names = {int: "integer", float: "number", str: "string", bool: "boolean", list: "array"}
-    return " or ".join(dict.fromkeys(names.get(k, k.__name__) for k in kinds))
-
-
-def _check(value: Any, spec: _Field | _Obj | _ListOf, path: str) -> None:
-    """Raise `ReportError` at the first place where `value` does not follow `spec`."""
-    if value is None and not isinstance(spec, _ListOf) and spec.nullable:
-        return
-    if isinstance(spec, _Field):
-        # bool is an int in Python but never a count or an amount in the document
-        wrong_bool = isinstance(value, bool) and bool not in spec.kinds
-        if wrong_bool or not isinstance(value, spec.kinds):
-            raise ReportError(
-                f"evaluation key {path} is {value!r}; expected {_type_name(spec.kinds)}",
-                key=path,
-                value=value,
-            )
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ReportError(
-                f"evaluation key {path} is {value!r}; expected a finite number",
-                key=path,
-                value=value,
-            )
-        if spec.choices and value not in spec.choices:
-            raise ReportError(
-                f"evaluation key {path} is {value!r}; expected one of {', '.join(spec.choices)}",
-                key=path,
-                value=value,
-            )
-    elif isinstance(spec, _Obj):
-        if not isinstance(value, Mapping):
-            raise ReportError(
-                f"evaluation key {path or '(document)'} is {type(value).__name__}; "
-                "expected an object",
-                key=path,
-                value=value,
-            )
-        for name, sub in spec.fields.items():
-            sub_path = f"{path}.{name}" if path else name
-            if name not in value:
-                raise ReportError(f"evaluation is missing required key {sub_path}", key=sub_path)
-            _check(value[name], sub, sub_path)
-    else:
-        if not isinstance(value, (list, tuple)):
-            raise ReportError(
-                f"evaluation key {path} is {type(value).__name__}; expected an array",
-                key=path,
-                value=value,
-            )
-        if len(value) < spec.min_items:
-            raise ReportError(
-                f"evaluation key {path} has {len(value)} items; expected at least {spec.min_items}",
-                key=path,
-                value=value,
-            )
-        for i, item in enumerate(value):
-            _check(item, spec.item, f"{path}[{i}]")
-
-
-def validate_evaluation(evaluation: Mapping[str, Any]) -> None:
-    """Check an evaluation document before reporting it.
+def validate_evaluation(evaluation: Mapping[str, Any]) -> EvaluationDoc:
+    """Check an evaluation document before reporting it (`pricing.evaluation_doc`).
 
     Raises
     ------
     ReportError
-        The format version is not `EVALUATION_VERSION`, a required key is missing or has the
-        wrong type (the error's `key` is its path), the currency is unknown, or a Lorenz curve
-        is malformed.
+        The format version is not the one this code reads, a required key is missing or has the
+        wrong type (the error's `key` is its path), the currency is unknown, the service date
+        is not a date, or a Lorenz curve is malformed.
     """
-    if not isinstance(evaluation, Mapping):
-        raise ReportError(
-            f"evaluation is {type(evaluation).__name__}; expected an object", key="", value=None
-        )
-    if "fairtrip_evaluation" not in evaluation:
-        raise ReportError(
-            "evaluation is missing required key fairtrip_evaluation (the format version)",
-            key="fairtrip_evaluation",
-        )
-    version = evaluation["fairtrip_evaluation"]
-    if version != EVALUATION_VERSION or isinstance(version, bool):
-        raise ReportError(
-            f"evaluation format version is {version!r}; this report reads version "
-            f"{EVALUATION_VERSION}",
-            key="fairtrip_evaluation",
-            value=version,
-        )
-    _check(evaluation, _EVALUATION, "")
-    currency = evaluation["settings"]["currency"]
     try:
-        currency_exponent(currency)
-    except ValueError as exc:
-        raise ReportError(
-            f"evaluation key settings.currency is {currency!r}: {exc}",
-            key="settings.currency",
-            value=currency,
-        ) from exc
-    for i, scenario in enumerate(evaluation["scenarios"]):
-        lorenz = scenario["lorenz"]
-        n_x, n_y = len(lorenz["population_share"]), len(lorenz["cost_share"])
-        if n_x != n_y or n_x < 2:
-            raise ReportError(
-                f"evaluation key scenarios[{i}].lorenz has {n_x} population shares and {n_y} "
-                "cost shares; expected two arrays of the same length, at least 2",
-                key=f"scenarios[{i}].lorenz",
-                value=(n_x, n_y),
-            )
-        for name in ("population_share", "cost_share"):
-            bad = [v for v in lorenz[name] if not _is_share(v)]
-            if bad:
-                raise ReportError(
-                    f"evaluation key scenarios[{i}].lorenz.{name} holds {bad[0]!r}; expected "
-                    "numbers between 0 and 1",
-                    key=f"scenarios[{i}].lorenz.{name}",
-                    value=bad[0],
-                )
-
-
-def _is_share(value: Any) -> bool:
-    """A number in [0, 1] (NaN is not)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
+        return parse_evaluation(evaluation)
+    except EvaluationDocError as exc:
+        raise ReportError(str(exc), key=exc.key, value=exc.value) from exc
 
 
 # --------------------------------------------------------------------------- formatting
@@ -702,7 +494,8 @@ def _winners_losers(evaluation: Mapping[str, Any]) -> list[_WinnersLosers]:
 @contextmanager
 def _chart_settings(salt: str) -> Iterator[None]:
     """Matplotlib settings for one chart, scoped: the global rcParams are left untouched."""
-    with mpl.rc_context({**_RC, "svg.hashsalt": salt}):
+    settings: dict[RcKeyType, Any] = {**_RC, "svg.hashsalt": salt}
+    with mpl.rc_context(settings):
         yield
 
 
@@ -720,7 +513,7 @@ def _svg(fig: Figure, prefix: str) -> Markup:
     """
     buf = io.BytesIO()
     metadata = {"Date": None, "Creator": None, "Format": None, "Type": None}
-    FigureCanvasSVG(fig).print_svg(buf, metadata=metadata)
+    fig.savefig(buf, format="svg", metadata=metadata)
     svg = _XML_PROLOGUE.sub("", buf.getvalue().decode("utf-8"), count=1)
     svg = _ID_ATTR.sub(lambda m: f'id="{prefix}-{m.group(1)}"', svg)
     svg = _ID_REF.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", svg)
@@ -773,9 +566,11 @@ def _lorenz_chart(evaluation: Mapping[str, Any], synthetic_note: str) -> _Chart:
     return _Chart("lorenz", svg, caption)
 
 
-def _ring_path(rings: Sequence[Sequence[Sequence[float]]]) -> tuple[list[Any], list[int]]:
+def _ring_path(
+    rings: Sequence[Sequence[Sequence[float]]],
+) -> tuple[list[Any], list[np.uint8]]:
     vertices: list[Any] = []
-    codes: list[int] = []
+    codes: list[np.uint8] = []
     for ring in rings:
         points = [(float(p[0]), float(p[1])) for p in ring]
         if len(points) < 3:
@@ -800,10 +595,6 @@ def _zone_shapes(evaluation: Mapping[str, Any]) -> tuple[list[_ZoneShape], tuple
     Outlines are simplified to a fraction of the map's extent (nothing visible is lost at the
     size a panel is drawn) and oriented so holes stay holes under SVG's nonzero fill rule.
     """
-    import shapely  # here, not at module level: only the map needs it
-    from shapely.geometry import shape
-    from shapely.geometry.polygon import orient
-
     features = evaluation["zones"]["geojson"]["features"]
     geometries = []
     for feature in features:
@@ -825,7 +616,7 @@ def _zone_shapes(evaluation: Mapping[str, Any]) -> tuple[list[_ZoneShape], tuple
         simple = geometry.simplify(tolerance, preserve_topology=True)
         parts = getattr(simple, "geoms", [simple])
         vertices: list[Any] = []
-        codes: list[int] = []
+        codes: list[np.uint8] = []
         for polygon in parts:
             oriented = orient(polygon, sign=1.0)
             rings = [oriented.exterior.coords, *(r.coords for r in oriented.interiors)]
@@ -890,7 +681,7 @@ def _map_charts(evaluation: Mapping[str, Any], synthetic_note: str) -> list[_Cha
                 aspect=30,
             )
             colourbar.set_label(f"Mean price change per trip ({currency}); green = cheaper")
-            handles = [
+            handles: list[Artist] = [
                 Line2D([], [], color="#333333", linewidth=1.0, linestyle=_CLASS_LINESTYLE[c])
                 for c in ZONE_CLASSES
             ]
@@ -964,15 +755,7 @@ def _environment() -> jinja2.Environment:
 
 def _header(evaluation: Mapping[str, Any]) -> tuple[list[_Term], list[_Term]]:
     network = evaluation["network"]
-    try:
-        day = dt.date.fromisoformat(network["service_date"])
-    except ValueError as exc:
-        raise ReportError(
-            f"evaluation key network.service_date is {network['service_date']!r}; expected a "
-            "date as YYYY-MM-DD",
-            key="network.service_date",
-            value=network["service_date"],
-        ) from exc
+    day = dt.date.fromisoformat(network["service_date"])  # checked by `validate_evaluation`
     when = (
         f"{day:%A} {day.day} {day:%B %Y}, departing {network['depart_local']} "
         f"({network['timezone']})"

@@ -16,10 +16,10 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal, cast, get_args
+from typing import Any, Literal, TypeAlias, cast, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -58,7 +58,8 @@ class UnknownZoneError(ZoneError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-Polygonal = Polygon | MultiPolygon
+#: a zone's geometry (shapely ships no type information, so to mypy this is Any)
+Polygonal: TypeAlias = Polygon | MultiPolygon
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,8 @@ class ZoneLayer:
                 f"{self.source}: zone index {int(arr[bad][0])} out of range; expected -1.."
                 f"{len(self.zones) - 1}"
             )
-        return self._class_lookup[arr]
+        classes: npt.NDArray[np.str_] = self._class_lookup[arr]
+        return classes
 
     def index_of(self, zone_id: str) -> int:
         """Position of a zone in the layer; UnknownZoneError if the id is not there."""
@@ -379,35 +381,13 @@ def fare_zone_layer(
     source
         Where the stops came from (kept as the layer's ``source``).
     """
-    lat = np.asarray(stop_lats, dtype=np.float64)
-    lon = np.asarray(stop_lons, dtype=np.float64)
-    zid = np.asarray(stop_zone_ids).astype(str)
-    if not (lat.shape == lon.shape == zid.shape) or lat.ndim != 1:
-        raise ZoneError(
-            f"{source}: stop_lats, stop_lons and stop_zone_ids must be 1-d of one length, got "
-            f"{lat.shape}, {lon.shape}, {zid.shape}"
-        )
     if not (math.isfinite(buffer_m) and buffer_m > 0):
         raise ZoneError(f"{source}: buffer_m {buffer_m!r}; expected a finite number > 0")
-    keep = np.char.str_len(np.char.strip(zid)) > 0
-    lat, lon, zid = lat[keep], lon[keep], np.char.strip(zid[keep])
-    if not (np.isfinite(lat).all() and np.isfinite(lon).all()):
-        raise ZoneError(f"{source}: a stop with a zone id has a non-finite coordinate")
-    if (np.abs(lat) > 90).any() or (np.abs(lon) > 180).any():
-        raise ZoneError(f"{source}: a stop coordinate is outside lat/lon range")
+    lat, lon, zid = _zoned_stops(stop_lats, stop_lons, stop_zone_ids, source)
     zone_ids = sorted(set(zid.tolist()))
     if not zone_ids:
         raise ZoneError(f"{source}: no stop carries a zone id; cannot derive fare zones")
-    for z in zone_ids:
-        if class_of.get(z) not in ZONE_CLASSES:
-            raise ZoneError(
-                f"{source}: fare zone {z!r} has class {class_of.get(z)!r}; expected class_of "
-                f"to map it to one of {ZONE_CLASSES}"
-            )
-        if ring_of is not None:
-            r = ring_of.get(z)
-            if not isinstance(r, int) or isinstance(r, bool) or r < 0:
-                raise ZoneError(f"{source}: fare zone {z!r} ring {r!r}; expected an int >= 0")
+    _check_zone_classes(zone_ids, class_of, ring_of, source)
 
     proj = LocalProjection(float(lat.mean()), float(lon.mean()))
     x, y = proj.to_xy(lat, lon)
@@ -435,6 +415,46 @@ def fare_zone_layer(
         )
     log.info("fare zones from %d stops (%s): %s", lat.shape[0], source, ", ".join(zone_ids))
     return ZoneLayer(zones=tuple(zones), source=source)
+
+
+def _zoned_stops(
+    stop_lats: npt.ArrayLike, stop_lons: npt.ArrayLike, stop_zone_ids: npt.ArrayLike, source: str
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.str_]]:
+    """(lat, lon, zone id) of the stops that carry a zone id, checked; ids stripped."""
+    lat = np.asarray(stop_lats, dtype=np.float64)
+    lon = np.asarray(stop_lons, dtype=np.float64)
+    zid = np.asarray(stop_zone_ids).astype(str)
+    if not (lat.shape == lon.shape == zid.shape) or lat.ndim != 1:
+        raise ZoneError(
+            f"{source}: stop_lats, stop_lons and stop_zone_ids must be 1-d of one length, got "
+            f"{lat.shape}, {lon.shape}, {zid.shape}"
+        )
+    keep = np.char.str_len(np.char.strip(zid)) > 0
+    lat, lon, zid = lat[keep], lon[keep], np.char.strip(zid[keep])
+    if not (np.isfinite(lat).all() and np.isfinite(lon).all()):
+        raise ZoneError(f"{source}: a stop with a zone id has a non-finite coordinate")
+    if (np.abs(lat) > 90).any() or (np.abs(lon) > 180).any():
+        raise ZoneError(f"{source}: a stop coordinate is outside lat/lon range")
+    return lat, lon, zid
+
+
+def _check_zone_classes(
+    zone_ids: Sequence[str],
+    class_of: Mapping[str, str],
+    ring_of: Mapping[str, int] | None,
+    source: str,
+) -> None:
+    """Every fare zone needs a known class (and a ring >= 0 when rings are given)."""
+    for z in zone_ids:
+        if class_of.get(z) not in ZONE_CLASSES:
+            raise ZoneError(
+                f"{source}: fare zone {z!r} has class {class_of.get(z)!r}; expected class_of "
+                f"to map it to one of {ZONE_CLASSES}"
+            )
+        if ring_of is not None:
+            r = ring_of.get(z)
+            if not isinstance(r, int) or isinstance(r, bool) or r < 0:
+                raise ZoneError(f"{source}: fare zone {z!r} ring {r!r}; expected an int >= 0")
 
 
 def _voronoi_sites(

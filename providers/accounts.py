@@ -37,12 +37,13 @@ from typing import Any, Final, TypeVar
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import redis
+from redis.typing import EncodableT, FieldT
 
 from providers.errors import AuthError, ProviderError, StoreUnavailableError, UnknownProviderError
 from providers.names import check_display_name
-from providers.store.breaker import CircuitBreaker
 from providers.store.keys import DEFAULT_NAMESPACE, PROVIDER_ID_RE, Keys
-from storage.redis_conn import BackendUnavailableError, guarded, make_client
+from storage.breaker import CircuitBreaker
+from storage.redis_conn import BackendUnavailableError, guarded, make_client, watch
 from storage.sqlite_file import SchemaVersionError, SqliteFile
 
 log = logging.getLogger(__name__)
@@ -639,11 +640,11 @@ class RedisAccounts(ProviderAccounts):
         try:
             return guarded(self.breaker, what, fn)
         except BackendUnavailableError as e:
-            raise e.public() from e
+            raise StoreUnavailableError(e.reason, e.retry_after_s) from e
 
     def _insert_account(self, account: ProviderAccount) -> bool:
         key = self._key_names.account(account.provider_id)
-        fields = {
+        fields: dict[FieldT, EncodableT] = {
             "name": account.name,
             "poll_url": account.poll_url or "",
             "created_at_s": account.created_at_s,
@@ -652,7 +653,7 @@ class RedisAccounts(ProviderAccounts):
         def insert() -> bool:
             with self._client.pipeline(transaction=True) as pipe:
                 try:
-                    pipe.watch(key)
+                    watch(pipe, key)
                     if pipe.exists(key):
                         return False
                     pipe.multi()
@@ -704,7 +705,7 @@ class RedisAccounts(ProviderAccounts):
         def put() -> bool:
             with self._client.pipeline(transaction=True) as pipe:
                 try:
-                    pipe.watch(account_key)  # never write keys for a deleted account
+                    watch(pipe, account_key)  # never write keys for a deleted account
                     if not pipe.exists(account_key):
                         return False
                     pipe.multi()
@@ -749,7 +750,9 @@ class RedisAccounts(ProviderAccounts):
         return result
 
     def _update_account(
-        self, provider_id: str, change: Callable[[dict[bytes, bytes]], dict[str, Any] | None]
+        self,
+        provider_id: str,
+        change: Callable[[dict[bytes | str, bytes | str]], dict[FieldT, EncodableT] | None],
     ) -> bool:
         """Apply `change(fields)` to an existing account in a WATCH transaction.
 
@@ -760,7 +763,7 @@ class RedisAccounts(ProviderAccounts):
         for _ in range(16):
             with self._client.pipeline(transaction=True) as pipe:
                 try:
-                    pipe.watch(key)
+                    watch(pipe, key)
                     fields = pipe.hgetall(key)
                     update = change(fields) if fields else None
                     if update is None:

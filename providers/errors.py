@@ -81,6 +81,18 @@ class UnknownProviderError(ProviderError, KeyError):
         return f"no provider {self.provider_id!r}"
 
 
+class NoStreetGraphError(ProviderError, ValueError):
+    """A network lacks the street graph synthetic fleets are placed on (compiled without OSM)."""
+
+    def __init__(self, profile: str, profiles: list[str]) -> None:
+        self.profile = profile
+        self.profiles = profiles
+        super().__init__(
+            f"network has no {profile!r} street graph (profiles: {profiles}); "
+            "synthetic fleets need OSM streets"
+        )
+
+
 class AuthError(ProviderError, PermissionError):
     """A credential is missing, wrong, revoked, or scoped to another provider."""
 

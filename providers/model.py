@@ -8,6 +8,9 @@ Money is integer minor units with an ISO 4217 currency (GBFS publishes decimal p
 parser converts them exactly with `decimal`). Distances are metres, times are epoch seconds.
 Geofencing geometry is kept as a GeoJSON mapping so a snapshot serialises without shapely;
 consumers build shapely geometries (and an STRtree) once per snapshot.
+
+`PriceSegment` and `PricingPlan` are defined in `pricing.rental` (pricing must not import
+providers) and re-exported here, so the model is still read from one place.
 """
 
 from __future__ import annotations
@@ -16,6 +19,27 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from pricing.rental import PriceSegment, PricingPlan
+
+__all__ = [
+    "FeedFile",
+    "FleetSnapshot",
+    "FormFactor",
+    "Geofencing",
+    "GeofencingRule",
+    "GeofencingZone",
+    "PriceSegment",
+    "PricingPlan",
+    "Propulsion",
+    "RentalUris",
+    "ReturnConstraint",
+    "Station",
+    "StationStatus",
+    "SystemInfo",
+    "Vehicle",
+    "VehicleType",
+]
 
 
 class FormFactor(StrEnum):
@@ -139,35 +163,6 @@ class Vehicle:
     pricing_plan_id: str | None = None
     rental_uris: RentalUris | None = None
     last_reported_s: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PriceSegment:
-    """One `per_km` or `per_min` segment of a pricing plan.
-
-    GBFS defines the charge as `rate` for every started `interval` (km or min) from `start`
-    until `end` (open-ended when None). `rate_minor` may be negative (the spec allows it).
-    """
-
-    start: int
-    rate_minor: int
-    interval: int
-    end: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PricingPlan:
-    """`system_pricing_plans` entry, with money in integer minor units."""
-
-    id: str
-    name: str
-    currency: str
-    price_minor: int
-    is_taxable: bool = False
-    description: str | None = None
-    per_km: tuple[PriceSegment, ...] = ()
-    per_min: tuple[PriceSegment, ...] = ()
-    surge_pricing: bool = False
 
 
 @dataclass(frozen=True, slots=True)

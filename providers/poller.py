@@ -19,7 +19,9 @@ When to poll next:
   bound keeps a provider that claims a day-long ttl from going unnoticed when it changes.
 - After a failure, exponential backoff with full jitter: a uniform draw from
   `[0, min(cap, base * 2**(failures - 1)))` (base 5 s, cap 10 min), so many pollers that
-  failed together (the operator's outage) do not return in lockstep.
+  failed together (the operator's outage) do not return in lockstep. tenacity runs the
+  retries; the draw is ours (`backoff_delay_s`) because tenacity's own full-jitter wait uses
+  the global `random` and tests need a seeded one.
 
 Conditional requests: each file's last `ETag`/`Last-Modified` is sent back; a `304` reuses the
 body already held, which makes frequent polling of big static files (geofencing) cheap.
@@ -35,6 +37,8 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from providers.errors import ProviderError, UnknownProviderError, UnsafeUrlError
 from providers.fetch import FetchResult, join_url
@@ -336,29 +340,44 @@ class Poller:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _loop(self, state: _Provider) -> None:
-        """One provider's life: cycle, wait, repeat; nothing but cancellation ends it."""
+        """One provider's life: poll (backing off after failures), wait the feed's ttl,
+        repeat; nothing but cancellation ends it.
+        """
+        until_success = AsyncRetrying(
+            retry=retry_if_exception_type(Exception),  # not CancelledError: that ends the task
+            wait=self._backoff_s,
+            sleep=self._sleep,
+            before_sleep=lambda attempt: self._failed(state, attempt),
+        )
         while True:
-            delay_s = await self._cycle(state)
+            snapshot: FleetSnapshot = await until_success(self._cycle, state)
+            delay_s = next_poll_delay_s(
+                snapshot, min_ttl_s=self.min_ttl_s, max_ttl_s=self.max_ttl_s
+            )
             state.next_poll_s = self._clock() + delay_s
             await self._sleep(delay_s)
 
-    async def _cycle(self, state: _Provider) -> float:
-        """Poll once, record the outcome, and return the delay until the next poll."""
-        try:
-            snapshot = await self._poll(state)
-            delivered = self._on_snapshot(snapshot)
-            if inspect.isawaitable(delivered):
-                await delivered
-        except Exception as exc:
-            if not isinstance(exc, ProviderError):
-                logger.exception("provider %s: unexpected error while polling", state.provider_id)
-            return self._failed(state, exc)
+    async def _cycle(self, state: _Provider) -> FleetSnapshot:
+        """Poll once and deliver; record the success (a failure raises)."""
+        snapshot = await self._poll(state)
+        delivered = self._on_snapshot(snapshot)
+        if inspect.isawaitable(delivered):
+            await delivered
         state.snapshot = snapshot
         state.last_success_s = int(self._clock())
         state.consecutive_failures = 0
-        return next_poll_delay_s(snapshot, min_ttl_s=self.min_ttl_s, max_ttl_s=self.max_ttl_s)
+        return snapshot
 
-    def _record_failure(self, state: _Provider, exc: Exception) -> None:
+    def _backoff_s(self, attempt: RetryCallState) -> float:
+        """The wait after the `attempt_number`-th failure in a row."""
+        return backoff_delay_s(
+            attempt.attempt_number,
+            base_s=self.backoff_base_s,
+            cap_s=self.backoff_cap_s,
+            rng=self._rng,
+        )
+
+    def _record_failure(self, state: _Provider, exc: BaseException) -> None:
         state.consecutive_failures += 1
         if isinstance(exc, ProviderError):
             state.last_error = f"{type(exc).__name__}: {exc}"
@@ -366,22 +385,24 @@ class Poller:
             state.last_error = f"{type(exc).__name__}: unexpected error (details in the log)"
         state.last_error_s = int(self._clock())
 
-    def _failed(self, state: _Provider, exc: Exception) -> float:
+    def _failed(self, state: _Provider, attempt: RetryCallState) -> None:
+        """Record a failed cycle, and when the next one will run, before the backoff wait."""
+        exc = attempt.outcome.exception() if attempt.outcome is not None else None
+        if exc is None:  # tenacity retries only on an exception
+            raise AssertionError("a failed poll cycle without an exception")
+        if not isinstance(exc, ProviderError):
+            logger.error(
+                "provider %s: unexpected error while polling", state.provider_id, exc_info=exc
+            )
         self._record_failure(state, exc)
-        delay_s = backoff_delay_s(
-            state.consecutive_failures,
-            base_s=self.backoff_base_s,
-            cap_s=self.backoff_cap_s,
-            rng=self._rng,
-        )
+        state.next_poll_s = self._clock() + attempt.upcoming_sleep
         logger.warning(
             "provider %s: poll failed (%d in a row), retrying in %.1f s: %s",
             state.provider_id,
             state.consecutive_failures,
-            delay_s,
+            attempt.upcoming_sleep,
             state.last_error,
         )
-        return delay_s
 
     async def _poll(self, state: _Provider) -> FleetSnapshot:
         """Fetch discovery, then the wanted files concurrently, and parse them."""

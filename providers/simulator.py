@@ -8,28 +8,27 @@ For demos and load tests. Each round it sends, for every provider, the whole sna
 
 then sleeps `interval_s`, applies `churn` and pushes again. It counts 2xx/4xx/5xx and
 transport errors, records latencies, logs one line per round, and on a 503 waits for the
-`Retry-After` the server asked for (capped) before retrying that push.
+`Retry-After` the server asked for (capped) before retrying that push (tenacity runs the
+retries). The command line is `fairtrip providers-simulate` (`fairtrip.simulator_cli`).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
 import email.utils
 import logging
 import math
-import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
+from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
 
-from providers.synthetic import DEFAULT_SEED, Feeds, StreetNodes, churn
+from providers.synthetic import Feeds, StreetNodes, churn
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +90,22 @@ def retry_after_s(value: str | None, *, now_s: float) -> float:
     return min(max(0.0, when.timestamp() - now_s), MAX_RETRY_AFTER_S)
 
 
+def _is_503(response: httpx.Response | None) -> bool:
+    return response is not None and response.status_code == 503
+
+
+def _answer(attempt: RetryCallState) -> httpx.Response | None:
+    """What a push attempt got back (None: no answer); out of retries, the push's answer."""
+    return attempt.outcome.result() if attempt.outcome is not None else None
+
+
+def _asked_wait_s(attempt: RetryCallState) -> float:
+    """The wait the 503 of `attempt` asked for in its Retry-After (capped)."""
+    response = _answer(attempt)
+    header = response.headers.get("Retry-After") if response is not None else None
+    return retry_after_s(header, now_s=time.time())
+
+
 async def _push(
     client: httpx.AsyncClient,
     base_url: str,
@@ -102,29 +117,34 @@ async def _push(
     url = f"{base_url.rstrip('/')}/providers/{provider_id}/gbfs"
     body = push_body(files)
     headers = {"Authorization": f"Bearer {key}"}
-    for attempt in range(MAX_RETRIES_503 + 1):
+
+    async def put_once() -> httpx.Response | None:
+        """One PUT, counted; None when it never got an answer (not retried)."""
         started = time.perf_counter()
+        stats.requests += 1
         try:
             response = await client.put(url, json=body, headers=headers)
         except httpx.HTTPError as exc:
-            stats.requests += 1
             stats.transport_errors += 1
             log.warning("push %s failed: %s", provider_id, exc)
-            return
-        stats.requests += 1
+            return None
         stats.latencies_s.append(time.perf_counter() - started)
         stats.count(response.status_code)
-        if response.status_code == 503 and attempt < MAX_RETRIES_503:
-            wait_s = retry_after_s(response.headers.get("Retry-After"), now_s=time.time())
-            stats.retries_503 += 1
-            log.info("push %s: 503, retrying in %.1f s", provider_id, wait_s)
-            await asyncio.sleep(wait_s)
-            continue
-        if response.status_code >= 400:
-            log.warning(
-                "push %s: HTTP %d %s", provider_id, response.status_code, response.text[:200]
-            )
-        return
+        return response
+
+    def before_retry(attempt: RetryCallState) -> None:
+        stats.retries_503 += 1
+        log.info("push %s: 503, retrying in %.1f s", provider_id, attempt.upcoming_sleep)
+
+    response: httpx.Response | None = await AsyncRetrying(
+        retry=retry_if_result(_is_503),
+        wait=_asked_wait_s,
+        stop=stop_after_attempt(MAX_RETRIES_503 + 1),
+        before_sleep=before_retry,
+        retry_error_callback=_answer,
+    )(put_once)
+    if response is not None and response.status_code >= 400:
+        log.warning("push %s: HTTP %d %s", provider_id, response.status_code, response.text[:200])
 
 
 async def simulate(
@@ -212,93 +232,3 @@ async def simulate(
 def _make_client() -> httpx.AsyncClient:
     """The default HTTP client (a seam for tests of the command line)."""
     return httpx.AsyncClient(timeout=httpx.Timeout(30.0))
-
-
-def _provider_key(text: str) -> tuple[str, str]:
-    """`PROVIDER=KEY` from the command line."""
-    provider_id, sep, key = text.partition("=")
-    if not sep or not provider_id.strip() or not key:
-        raise argparse.ArgumentTypeError(
-            f"--key {text!r} must be PROVIDER=KEY, e.g. synthetic-scooters-hki=s3cret"
-        )
-    return provider_id.strip(), key
-
-
-def _positive(text: str) -> float:
-    value = float(text)
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a number >= 0")
-    return value
-
-
-def add_cli(subparsers: Any) -> None:
-    """Register the `providers-simulate` subcommand on `fairtrip`'s subparsers."""
-    p = subparsers.add_parser(
-        "providers-simulate",
-        help="push synthetic Helsinki fleets (with churn) to a running server",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--url", required=True, help="the server, e.g. http://localhost:8000")
-    p.add_argument(
-        "--key",
-        type=_provider_key,
-        action="append",
-        required=True,
-        metavar="PROVIDER=KEY",
-        help="push key of a provider (repeatable); only providers with a key are pushed",
-    )
-    p.add_argument("--interval", type=_positive, default=10.0, metavar="S", help="default 10 s")
-    p.add_argument("--iterations", type=int, help="rounds to push (default: until Ctrl-C)")
-    p.add_argument("--seed", type=int, default=1, help="seed of the churn (default 1)")
-    p.add_argument(
-        "--fleet-seed", type=int, default=DEFAULT_SEED, help="seed of the initial fleets"
-    )
-    p.add_argument("--network", type=Path, help="compiled network (default: embedded Helsinki)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar on first build")
-    p.set_defaults(func=run_cli)
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    """`fairtrip providers-simulate`: exit 0 if every push was accepted, 1 otherwise."""
-    from fairtrip.cli import UsageError
-    from network.compiled import Network
-    from providers.synthetic import embedded_synthetic_fleets, street_nodes
-
-    keys = dict(args.key)
-    if args.network is None:
-        from network.embedded import ensure_embedded_network
-
-        path = ensure_embedded_network(progress=not args.quiet)
-    else:
-        path = args.network
-    net = Network.load(path)
-    try:
-        feeds = embedded_synthetic_fleets(net, now_s=int(time.time()), seed=args.fleet_seed)
-        nodes = StreetNodes(walk=street_nodes(net, "walk"), car=street_nodes(net, "car"))
-    except ValueError as exc:  # a network compiled without streets
-        raise UsageError(f"{path}: {exc}") from None
-    unknown = sorted(set(keys) - set(feeds))
-    if unknown:
-        raise UsageError(f"unknown provider(s) {unknown}; the synthetic ones are {sorted(feeds)}")
-    feeds = {pid: files for pid, files in feeds.items() if pid in keys}
-    stats = asyncio.run(
-        simulate(
-            args.url,
-            keys,
-            feeds,
-            interval_s=args.interval,
-            seed=args.seed,
-            iterations=args.iterations,
-            nodes=nodes,
-        )
-    )
-    sys.stdout.write(
-        f"{stats.rounds} rounds, {stats.requests} requests: 2xx={stats.ok_2xx} "
-        f"4xx={stats.client_4xx} 5xx={stats.server_5xx} errors={stats.transport_errors}, "
-        f"p50 {1000 * stats.latency_quantile_s(0.5):.0f} ms, "
-        f"p95 {1000 * stats.latency_quantile_s(0.95):.0f} ms\n"
-    )
-    # a 503 that was retried is not a failure; one still failing after the retries is
-    failed = stats.client_4xx + stats.server_5xx + stats.transport_errors + stats.other_status
-    return 0 if stats.requests > 0 and failed == stats.retries_503 else 1

@@ -76,7 +76,7 @@ class RentalFleet:
     def check(self, n_walk_edges: int, n_ride_nodes: int, n_ride_edges: int) -> None:
         """Raise QueryError when the arrays do not fit each other or the graphs."""
         p, d = self.n_pickups, self.n_dropoffs
-        lengths = {
+        lengths: dict[str, tuple[npt.NDArray[np.generic], int]] = {
             "pickup_walk_edge": (self.pickup_walk_edge, p),
             "pickup_walk_fraction": (self.pickup_walk_fraction, p),
             "pickup_walk_offset_m": (self.pickup_walk_offset_m, p),

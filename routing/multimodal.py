@@ -30,6 +30,7 @@ import contextlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -84,6 +85,25 @@ def _times(chains: ChainTimes, stops: np.ndarray, n: int) -> StopTimes:
     return StopTimes(stops[ok].astype(np.int32), np.ceil(t[ok]).astype(np.int32))
 
 
+class _End(NamedTuple):
+    """One way onto or off transit: on foot (fleet -1, no chains) or by a fleet's rental
+    chains, with the stop times RAPTOR takes for it.
+    """
+
+    fleet: int
+    chains: ChainTimes | None
+    times: StopTimes
+
+
+@dataclass
+class _RentalEnds:
+    """What one plan's chain searches found at the trip's ends."""
+
+    direct: list[tuple[int, RentalChain]] = field(default_factory=list)  # (fleet, whole way)
+    access: list[_End] = field(default_factory=list)  # rentals from the origin to stops
+    egress: list[_End] = field(default_factory=list)  # rentals from stops to the destination
+
+
 class MultiModalPlanner:
     """One worker's multimodal planner for one service day; not thread-safe."""
 
@@ -132,7 +152,7 @@ class MultiModalPlanner:
         k = min(3, len(self._stops))
         points = self._stop_points
         nodes = (np.arange(k, dtype=np.int32) * 7) % ride.n_nodes
-        dock = (lambda a: a[:k].copy()) if docked else (lambda a: a[:0].copy())
+        n_docks = k if docked else 0  # a free-floating fleet has no drop-off stations
         return RentalFleet(
             profile=profile,
             docked=docked,
@@ -142,11 +162,11 @@ class MultiModalPlanner:
             pickup_ride_node=nodes,
             pickup_ride_offset_m=np.zeros(k),
             pickup_range_m=np.array([np.inf, 5000.0, 800.0][:k]),
-            dropoff_walk_edge=dock(points.edge),
-            dropoff_walk_fraction=dock(points.fraction),
-            dropoff_walk_offset_m=dock(points.offset_m),
-            dropoff_ride_node=dock(nodes),
-            dropoff_ride_offset_m=dock(np.zeros(k)),
+            dropoff_walk_edge=points.edge[:n_docks].copy(),
+            dropoff_walk_fraction=points.fraction[:n_docks].copy(),
+            dropoff_walk_offset_m=points.offset_m[:n_docks].copy(),
+            dropoff_ride_node=nodes[:n_docks].copy(),
+            dropoff_ride_offset_m=np.zeros(n_docks),
             node_can_end=np.ones(ride.n_nodes, dtype=np.bool_),
             edge_time_s=ride.edge_time_s,
             edge_blocked=np.zeros(ride.n_edges, dtype=np.bool_),
@@ -168,85 +188,163 @@ class MultiModalPlanner:
         roles: Sequence[FleetRoles] = (),
     ) -> Plan:
         """Journeys of every allowed combination; `Rental.fleet` indexes `fleets`."""
+        rental = self._checked_rental(options, fleets, roles)
+        opts = options.plan
+        base = self.planner.plan(origin_lat, origin_lon, dest_lat, dest_lon, time_s, opts)
+        journeys = _allowed_modes(base.journeys, options)
+        if rental is not None:
+            walk_s = options.max_vehicle_walk_m / opts.walk_speed_mps
+            ends = self._rental_ends(rental, base, fleets, roles, options, walk_s)
+            journeys += [self._direct(i, chain, time_s, opts.arrive_by) for i, chain in ends.direct]
+            if options.transit and base.access is not None and base.egress is not None:
+                journeys += self._combinations(ends, base.access, base.egress, time_s, opts)
+                journeys += self._mid_trips(rental, base, fleets, roles, time_s, options, walk_s)
+        return _answer(base, _unique(journeys))
+
+    def _checked_rental(
+        self, options: MultiModalOptions, fleets: Sequence[RentalFleet], roles: Sequence[FleetRoles]
+    ) -> RentalSearch | None:
+        """Check the request against this network: the rental search the fleets need, or None
+        when the request has no fleets (the query then never touches `self.rental`).
+        """
         options.check()
         if len(roles) != len(fleets):
             raise QueryError(f"{len(fleets)} fleets but {len(roles)} role sets")
-        opts = options.plan
-        walk_graph = self.planner.walk
-        if fleets and self.rental is None:
+        if not fleets:
+            return None
+        rental = self.rental
+        if rental is None:
             raise QueryError("this network has no bike or car streets for shared vehicles")
+        n_walk_edges = self.planner.walk.n_edges
         for f in fleets:
-            assert self.rental is not None  # checked above
-            ride = self.rental.rides.get(f.profile)
+            ride = rental.rides.get(f.profile)
             if ride is None:
                 raise QueryError(f"no {f.profile} street graph for a fleet on it")
-            f.check(walk_graph.n_edges, ride.n_nodes, ride.n_edges)
-        base = self.planner.plan(origin_lat, origin_lon, dest_lat, dest_lon, time_s, opts)
-        journeys: list[Journey] = []
-        for j in base.journeys:
-            if j.rides and not options.transit:
-                continue
-            if not j.rides and not options.walk_only:
-                continue
-            journeys.append(j)
-        walk_s = options.max_vehicle_walk_m / opts.walk_speed_mps
-        origin_pts = WalkPoints.of_snaps([base.origin])
-        dest_pts = WalkPoints.of_snaps([base.destination])
-        n_stops = len(self._stops)
-        targets = _concat(self._stop_points, dest_pts)
-        access: list[tuple[int, ChainTimes, StopTimes]] = []
-        egress: list[tuple[int, ChainTimes, StopTimes]] = []
+            f.check(n_walk_edges, ride.n_nodes, ride.n_edges)
+        return rental
+
+    def _rental_ends(
+        self,
+        rental: RentalSearch,
+        base: Plan,
+        fleets: Sequence[RentalFleet],
+        roles: Sequence[FleetRoles],
+        options: MultiModalOptions,
+        walk_s: float,
+    ) -> _RentalEnds:
+        """Per fleet, the chain searches at the trip's two ends: from the origin (a rental the
+        whole way, or to transit) and to the destination (from transit).
+        """
+        origin = WalkPoints.of_snaps([base.origin])
+        destination = WalkPoints.of_snaps([base.destination])
+        targets = _concat(self._stop_points, destination)
+        ends = _RentalEnds()
         for i, (fleet, role) in enumerate(zip(fleets, roles, strict=True)):
             if role.access or role.direct:
-                fw = self.rental.forward(
-                    origin_pts,
-                    fleet,
-                    targets,
-                    max_walk_s=walk_s,
-                    max_ride_s=options.max_ride_s,
-                    walk_speed_mps=opts.walk_speed_mps,
-                )
-                if role.direct and math.isfinite(fw.time_s[n_stops]):
-                    chain = fw.chain(n_stops)
-                    if chain is not None:
-                        journeys.append(self._direct(i, chain, time_s, opts.arrive_by))
-                if role.access and options.transit:
-                    times = _times(fw, self._stops, n_stops)
-                    if len(times.stops):
-                        access.append((i, fw, times))
+                self._from_origin(rental, i, fleet, role, origin, targets, options, walk_s, ends)
             if role.egress and options.transit:
-                bw = self.rental.backward(
-                    dest_pts,
-                    fleet,
-                    self._stop_points,
-                    max_walk_s=walk_s,
-                    max_ride_s=options.max_ride_s,
-                    walk_speed_mps=opts.walk_speed_mps,
-                )
-                times = _times(bw, self._stops, n_stops)
-                if len(times.stops):
-                    egress.append((i, bw, times))
-        if options.transit and base.access is not None and base.egress is not None:
-            walk_access = (-1, None, base.access)
-            walk_egress = (-1, None, base.egress)
-            pairs = [(a, walk_egress) for a in access] + [(walk_access, e) for e in egress]
-            pairs += [(a, e) for a in access for e in egress]
-            for (fa, ca, ta), (fe, ce, te) in pairs:
-                for j in self._transit(ta, te, time_s, opts)[:_PER_COMBINATION]:
-                    journeys.append(self._splice(fa, ca, fe, ce, j))
-            mid = [i for i, role in enumerate(roles) if role.mid]
-            if mid and not opts.arrive_by and not opts.window_s:
-                first_half = self._first_half_seeds(base, time_s, opts)
-                for i in mid:
-                    journeys.extend(
-                        self._mid_trip(i, fleets[i], base, first_half, time_s, options, walk_s)
-                    )
-        journeys = _unique(journeys)
-        reason, code = (base.reason, base.reason_code) if not journeys else ("", "")
-        if not journeys and not base.reason:
-            reason = "no itinerary with the allowed modes"
-            code = ReasonCode.NO_ITINERARY_WITH_ALLOWED_MODES
-        return replace(base, journeys=journeys, reason=reason, reason_code=code)
+                self._to_destination(rental, i, fleet, destination, options, walk_s, ends)
+        return ends
+
+    def _from_origin(
+        self,
+        rental: RentalSearch,
+        index: int,
+        fleet: RentalFleet,
+        role: FleetRoles,
+        origin: WalkPoints,
+        targets: WalkPoints,
+        options: MultiModalOptions,
+        walk_s: float,
+        ends: _RentalEnds,
+    ) -> None:
+        """One forward chain search from the origin to every stop and the destination (the
+        last target): the rental the whole way, and the stops it reaches as transit access.
+        """
+        n_stops = len(self._stops)
+        fw = rental.forward(
+            origin,
+            fleet,
+            targets,
+            max_walk_s=walk_s,
+            max_ride_s=options.max_ride_s,
+            walk_speed_mps=options.plan.walk_speed_mps,
+        )
+        if role.direct and math.isfinite(fw.time_s[n_stops]):
+            chain = fw.chain(n_stops)
+            if chain is not None:
+                ends.direct.append((index, chain))
+        if role.access and options.transit:
+            times = _times(fw, self._stops, n_stops)
+            if len(times.stops):
+                ends.access.append(_End(index, fw, times))
+
+    def _to_destination(
+        self,
+        rental: RentalSearch,
+        index: int,
+        fleet: RentalFleet,
+        destination: WalkPoints,
+        options: MultiModalOptions,
+        walk_s: float,
+        ends: _RentalEnds,
+    ) -> None:
+        """One backward chain search from every stop to the destination: transit egress."""
+        bw = rental.backward(
+            destination,
+            fleet,
+            self._stop_points,
+            max_walk_s=walk_s,
+            max_ride_s=options.max_ride_s,
+            walk_speed_mps=options.plan.walk_speed_mps,
+        )
+        times = _times(bw, self._stops, len(self._stops))
+        if len(times.stops):
+            ends.egress.append(_End(index, bw, times))
+
+    def _combinations(
+        self,
+        ends: _RentalEnds,
+        walk_access: StopTimes,
+        walk_egress: StopTimes,
+        time_s: int,
+        opts: PlanOptions,
+    ) -> list[Journey]:
+        """One transit search per (access, egress) pair with a rental at one end or both (the
+        walk-walk pair is the base plan's), each journey spliced with the chains it used.
+        """
+        walked_to = _End(-1, None, walk_access)
+        walked_from = _End(-1, None, walk_egress)
+        pairs = [(a, walked_from) for a in ends.access] + [(walked_to, e) for e in ends.egress]
+        pairs += [(a, e) for a in ends.access for e in ends.egress]
+        return [
+            self._splice(a.fleet, a.chains, e.fleet, e.chains, j)
+            for a, e in pairs
+            for j in self._transit(a.times, e.times, time_s, opts)[:_PER_COMBINATION]
+        ]
+
+    def _mid_trips(
+        self,
+        rental: RentalSearch,
+        base: Plan,
+        fleets: Sequence[RentalFleet],
+        roles: Sequence[FleetRoles],
+        time_s: int,
+        options: MultiModalOptions,
+        walk_s: float,
+    ) -> list[Journey]:
+        """Rentals between two rides, for the fleets allowed mid-trip (depart-at only)."""
+        opts = options.plan
+        mid = [i for i, role in enumerate(roles) if role.mid]
+        if not mid or opts.arrive_by or opts.window_s:
+            return []
+        first_half = self._first_half_seeds(base, time_s, opts)
+        journeys: list[Journey] = []
+        for i in mid:
+            journeys += self._mid_trip(
+                rental, i, fleets[i], base, first_half, time_s, options, walk_s
+            )
+        return journeys
 
     # -- pieces ----------------------------------------------------------------------------
     def _transit(
@@ -339,6 +437,7 @@ class MultiModalPlanner:
 
     def _mid_trip(
         self,
+        rental: RentalSearch,
         index: int,
         fleet: RentalFleet,
         base: Plan,
@@ -352,7 +451,7 @@ class MultiModalPlanner:
         if first_half is None or base.egress is None:
             return []
         seeds, seed_stops = first_half
-        chains = self.rental.forward(
+        chains = rental.forward(
             seeds,
             fleet,
             self._stop_points,
@@ -395,6 +494,22 @@ class MultiModalPlanner:
                 continue
             out.append(Journey((*before.legs, *pieces, *j.legs[1:])))
         return out
+
+
+def _allowed_modes(journeys: list[Journey], options: MultiModalOptions) -> list[Journey]:
+    """The base plan's journeys the request allows: with rides if transit is on, the direct
+    walk if walk-only trips are.
+    """
+    return [j for j in journeys if (options.transit if j.rides else options.walk_only)]
+
+
+def _answer(base: Plan, journeys: list[Journey]) -> Plan:
+    """The base plan with the combined journeys; the reason stays only when none was found."""
+    reason, code = (base.reason, base.reason_code) if not journeys else ("", "")
+    if not journeys and not base.reason:
+        reason = "no itinerary with the allowed modes"
+        code = ReasonCode.NO_ITINERARY_WITH_ALLOWED_MODES
+    return replace(base, journeys=journeys, reason=reason, reason_code=code)
 
 
 def _chain_legs(fleet: int, chain: RentalChain, start_s: int, start: Spot, end: Spot) -> list[Leg]:

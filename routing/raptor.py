@@ -49,7 +49,7 @@ def _mark(s: int, is_marked: np.ndarray, marked: np.ndarray, n_marked: int) -> i
 
 
 @numba.njit(cache=True)
-def _rounds(
+def _rounds(  # noqa: C901 - numba kernel: one loop nest, splitting it costs speed
     pattern_stop_ptr: np.ndarray,
     pattern_stops: np.ndarray,
     pattern_flags: np.ndarray,
@@ -451,7 +451,9 @@ class Raptor:
             out.append(found)
         return out
 
-    def reach(self, access: StopTimes, depart_s: int, *, max_transfers: int = 8) -> np.ndarray:
+    def reach(
+        self, access: StopTimes, depart_s: int, *, max_transfers: int = 8
+    ) -> npt.NDArray[np.int32]:
         """Earliest arrival *by ride* at every stop (INF_TIME where none), with no target.
 
         The first half of a journey that leaves transit in the middle (a city bike across a
@@ -465,7 +467,8 @@ class Raptor:
         self._run(access, depart_s, rounds)
         self._reach_rounds = rounds
         self._reach_depart_s = depart_s
-        return self._transit_arr[1 : rounds + 1].min(axis=0)
+        earliest: npt.NDArray[np.int32] = self._transit_arr[1 : rounds + 1].min(axis=0)
+        return earliest
 
     def journey_to(self, stop: int) -> Journey | None:
         """The ride-earliest journey to `stop` of the last `reach` (fewest rides on ties),
@@ -510,7 +513,7 @@ class Raptor:
         """Walk the back pointers from round k's best arrival at the destination to the origin."""
         tt = self.tt
         s = int(self._target_stop[k])
-        legs: list[Leg] = [Walk(s, -1, 0, int(self._egress_s[s]))]
+        legs: list[Ride | Walk] = [Walk(s, -1, 0, int(self._egress_s[s]))]
         while True:
             # s was left by a ride in round k: its ride pointers say which
             trip = int(self._back_trip[k, s])
@@ -549,7 +552,7 @@ class Raptor:
         return _retime(s, legs, depart_s, int(self._arr[0, s]) - depart_s)
 
 
-def _retime(first_stop: int, legs: list[Leg], depart_s: int, access_s: int) -> Journey:
+def _retime(first_stop: int, legs: list[Ride | Walk], depart_s: int, access_s: int) -> Journey:
     """Give walks real clock times: leave the origin just in time for the first ride, and
     start each transfer walk when the previous ride arrives.
     """

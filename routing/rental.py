@@ -357,7 +357,7 @@ def _walk_search(
 
 
 @numba.njit(cache=True)
-def _point_targets(
+def _point_targets(  # noqa: C901 - numba kernel: one loop nest, splitting it costs speed
     dist: np.ndarray,
     src: np.ndarray,
     edge_tail: np.ndarray,
@@ -473,7 +473,7 @@ def _point_targets(
 
 
 @numba.njit(cache=True)
-def _ride_search(
+def _ride_search(  # noqa: C901 - numba kernel: one loop nest, splitting it costs speed
     ptr: np.ndarray,
     adj_node: np.ndarray,
     adj_edge: np.ndarray,
@@ -699,9 +699,9 @@ def _stages_of(
     ride: _Csr,
     rides: _RideResult,
     a_src: I32,
-    a_leg: I32,
+    a_leg: I64,
     c_src: I32,
-    c_leg: I32,
+    c_leg: I64,
 ) -> _Stages:
     """What `ChainTimes.chain` needs from one search, forward or backward alike."""
     return _Stages(

@@ -69,6 +69,11 @@ class StreetGraph:
     def __post_init__(self) -> None:
         if self.edge_estimated is None:
             object.__setattr__(self, "edge_estimated", np.zeros(len(self.edge_head), np.bool_))
+        self._check_dtypes()
+        self._check_shapes()
+
+    def _check_dtypes(self) -> None:
+        """Every array is 1-d with the dtype the kernels were compiled for."""
         for name, dtype in _ARRAY_DTYPES.items():
             array = getattr(self, name)
             if not isinstance(array, np.ndarray) or array.dtype != dtype or array.ndim != 1:
@@ -76,6 +81,13 @@ class StreetGraph:
                 raise ValueError(
                     f"StreetGraph.{name} must be a 1-d {np.dtype(dtype)} array, got {got}"
                 )
+        estimated = self.edge_estimated
+        if not isinstance(estimated, np.ndarray) or estimated.dtype != np.bool_:
+            got = getattr(estimated, "dtype", type(estimated).__name__)
+            raise ValueError(f"StreetGraph.edge_estimated must be a bool array, got {got}")
+
+    def _check_shapes(self) -> None:
+        """The arrays' lengths fit each other and the CSR pointers and indexes stay in range."""
         n_nodes, n_edges = len(self.node_lat), len(self.edge_head)
         expected = {
             "node_lon": n_nodes,
@@ -86,12 +98,8 @@ class StreetGraph:
             "edge_reverse": n_edges,
             "geom_ptr": n_edges + 1,
             "geom_lon": len(self.geom_lat),
+            "edge_estimated": n_edges,
         }
-        estimated = self.edge_estimated
-        if not isinstance(estimated, np.ndarray) or estimated.dtype != np.bool_:
-            got = getattr(estimated, "dtype", type(estimated).__name__)
-            raise ValueError(f"StreetGraph.edge_estimated must be a bool array, got {got}")
-        expected["edge_estimated"] = n_edges
         for name, length in expected.items():
             if len(getattr(self, name)) != length:
                 raise ValueError(
@@ -319,9 +327,10 @@ class StreetIndex:
         first = np.cumsum(counts) - counts
         point = np.repeat(starts - first, counts) + np.arange(int(counts.sum()))
         x, y = self._projection.to_xy(graph.geom_lat[point], graph.geom_lon[point])
-        return shapely.linestrings(
+        lines: npt.NDArray[np.object_] = shapely.linestrings(
             np.column_stack([x, y]), indices=np.repeat(np.arange(len(edges)), counts)
         )
+        return lines
 
     def snap(self, lat: float, lon: float) -> Snap:
         """Snap one coordinate to the nearest edge of a place.
@@ -686,9 +695,9 @@ def _interp(x: float, xp: np.ndarray, fp: np.ndarray) -> float:  # pragma: no co
     """
     n = len(xp)
     if x < xp[0]:
-        return fp[0]
+        return float(fp[0])
     if x > xp[n - 1]:
-        return fp[n - 1]
+        return float(fp[n - 1])
     lo, hi = 0, n
     while lo < hi:
         mid = (lo + hi) // 2
@@ -698,9 +707,9 @@ def _interp(x: float, xp: np.ndarray, fp: np.ndarray) -> float:  # pragma: no co
             hi = mid
     j = lo - 1
     if j == n - 1 or xp[j] == x:
-        return fp[j]
+        return float(fp[j])
     slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])
-    out = slope * (x - xp[j]) + fp[j]
+    out: float = slope * (x - xp[j]) + fp[j]
     if math.isnan(out):
         out = slope * (x - xp[j + 1]) + fp[j + 1]
         if math.isnan(out) and fp[j] == fp[j + 1]:
@@ -792,14 +801,14 @@ def _along_edge_cost(
 ) -> float:  # pragma: no cover - compiled
     """Cost from fraction ``start`` to ``end`` of one street, inf if that direction is closed."""
     if end >= start:
-        return (end - start) * edge_time[edge] * speed_factor
+        return float((end - start) * edge_time[edge] * speed_factor)
     if reverse_edge >= 0:
-        return (start - end) * edge_time[reverse_edge] * speed_factor
+        return float((start - end) * edge_time[reverse_edge] * speed_factor)
     return np.inf
 
 
 @numba.njit(cache=True)
-def _target_times(
+def _target_times(  # noqa: C901 - numba kernel: one loop nest, splitting it costs speed
     dist: np.ndarray,
     edge_tail: np.ndarray,
     edge_head: np.ndarray,

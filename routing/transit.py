@@ -85,7 +85,7 @@ class TransitSearch:
         for leg in reversed(journey.legs):
             if isinstance(leg, Walk):
                 legs.append(Walk(leg.to_stop, leg.from_stop, -leg.arrive_s, -leg.depart_s))
-            else:
+            elif isinstance(leg, Ride):
                 p = leg.pattern
                 m = int(tt.pattern_stop_ptr[p + 1] - tt.pattern_stop_ptr[p])
                 legs.append(
@@ -100,4 +100,6 @@ class TransitSearch:
                         arrive_s=-leg.depart_s,
                     )
                 )
+            else:  # RAPTOR builds rides and stop-to-stop walks only
+                raise TypeError(f"a transit journey cannot hold a {type(leg).__name__} leg")
         return Journey(tuple(legs))

@@ -14,10 +14,10 @@ from typing import TypeVar
 
 import redis
 from redis.backoff import NoBackoff
+from redis.client import Pipeline
 from redis.retry import Retry
 
-from providers.errors import StoreUnavailableError
-from providers.store.breaker import CircuitBreaker
+from storage.breaker import CircuitBreaker
 
 T = TypeVar("T")
 
@@ -41,17 +41,17 @@ def make_client(url: str, *, socket_timeout_s: float) -> redis.Redis:
     )
 
 
-class BackendUnavailableError(Exception):
-    """Internal: the breaker refused the call or the call failed for availability reasons."""
+class BackendUnavailableError(ConnectionError):
+    """The breaker refused the call or the call failed for availability reasons.
+
+    Callers above storage translate it into their own typed error (the providers package
+    into `StoreUnavailableError`), so storage needs to know nothing about them.
+    """
 
     def __init__(self, reason: str, retry_after_s: int) -> None:
         self.reason = reason
         self.retry_after_s = retry_after_s
         super().__init__(reason)
-
-    def public(self) -> StoreUnavailableError:
-        """The typed error callers of the store see."""
-        return StoreUnavailableError(self.reason, self.retry_after_s)
 
 
 def guarded(breaker: CircuitBreaker, what: str, call: Callable[[], T]) -> T:
@@ -70,3 +70,12 @@ def guarded(breaker: CircuitBreaker, what: str, call: Callable[[], T]) -> T:
         raise
     breaker.record_success()
     return result
+
+
+def watch(pipe: Pipeline, *keys: str) -> None:
+    """WATCH `keys` for the transaction `pipe` runs next.
+
+    A typed wrapper: redis-py leaves `Pipeline.watch` unannotated, which mypy refuses to call
+    from typed code; the one ignore lives here instead of at every transaction.
+    """
+    pipe.watch(*keys)  # type: ignore[no-untyped-call]

@@ -8,11 +8,16 @@ import asyncio
 import collections
 import json
 import logging
+import time
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from api.app import create_app
+from api.settings import Settings
+from providers.simulator import simulate
+from providers.synthetic import embedded_synthetic_fleets
 from tests.data_paths import GBFS_FIXTURES
 from tests.gbfs_hostile import hostile_cases, valid_feed_v3
 
@@ -89,9 +94,6 @@ def fixture_files(name: str, *, in_helsinki: bool = True) -> dict[str, dict]:
 
 @pytest.fixture(scope="module")
 def admin_app(helsinki_dir):
-    from api.app import create_app
-    from api.settings import Settings
-
     # No synthetic fleets here: their 60 s churn would change the store digest under the
     # tests that assert a refused request left the store byte-identical.
     app = create_app(Settings(network=helsinki_dir, admin_token=ADMIN, synthetic_providers=False))
@@ -190,6 +192,56 @@ def test_push_whole_snapshot_then_one_file(admin_app):
     snap = admin_app.app.state.fairtrip.fleets.store.snapshot("lillestrom")
     first = snap.station_status[0]
     assert first.num_vehicles_available == 0
+
+
+def fresh_scooters(system_id: str, n: int = 5) -> dict[str, dict]:
+    """SYNTHETIC: a GBFS 3.0 feed of `n` scooters in Kamppi, last updated now."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    env = {"last_updated": stamp, "ttl": 60, "version": "3.0"}
+    return {
+        "system_information": {**env, "data": {
+            "system_id": system_id, "languages": ["en"], "name": [{"text": system_id,
+            "language": "en"}], "opening_hours": "24/7", "feed_contact_email": "ops@example.org",
+            "timezone": "Europe/Helsinki",
+        }},
+        "vehicle_types": {**env, "data": {"vehicle_types": [{
+            "vehicle_type_id": "sc", "form_factor": "scooter_standing",
+            "propulsion_type": "electric", "max_range_meters": 20_000,
+            "return_constraint": "free_floating",
+        }]}},
+        "vehicle_status": {**env, "data": {"vehicles": [{
+            "vehicle_id": f"{system_id}-{i}", "lat": 60.1690 + 0.0005 * i, "lon": 24.9320,
+            "is_reserved": False, "is_disabled": False, "vehicle_type_id": "sc",
+            "current_range_meters": 9_000,
+        } for i in range(n)]}},
+    }  # fmt: skip
+
+
+def test_a_plan_after_the_push_response_sees_the_pushed_vehicles(admin_app):
+    """The push's response waits for this worker's fleet views, not for the next period."""
+    fleets = admin_app.app.state.fairtrip.fleets
+    refresher = fleets.refresher
+    period_s = refresher.period_s
+    refresher.period_s = 3600.0
+    try:
+        refresher.request().result(timeout=30)  # the thread now sleeps for the long period
+        secret = new_provider(admin_app, "fresh-scoot")
+        r = admin_app.put("/providers/fresh-scoot/gbfs", json={"files": fresh_scooters("fs")},
+                          headers=bearer(secret))
+        assert r.status_code == 200, r.text
+        views, notes = refresher.fleets.current({"SCOOTER_RENTAL"}, providers={"fresh-scoot"})
+        assert [v.provider_id for v in views] == ["fresh-scoot"], notes
+        assert views[0].pickup_vehicle_id == tuple(f"fs-{i}" for i in range(5))
+        # one file replaced: the same promise
+        status = fresh_scooters("fs", n=2)["vehicle_status"]
+        r = admin_app.put("/providers/fresh-scoot/gbfs/vehicle_status", json=status,
+                          headers=bearer(secret))
+        assert r.status_code == 200, r.text
+        views, _ = refresher.fleets.current({"SCOOTER_RENTAL"}, providers={"fresh-scoot"})
+        assert views[0].pickup_vehicle_id == ("fs-0", "fs-1")
+    finally:
+        refresher.period_s = period_s
+        refresher.request()
 
 
 def test_push_v3_with_geofencing(admin_app):
@@ -294,9 +346,6 @@ def test_every_hostile_push_is_refused_and_leaves_the_store_byte_identical(admin
 
 # -- the simulator against the real endpoint -----------------------------------------------
 def test_simulator_pushes_churn_to_the_real_endpoint(admin_app, helsinki):
-    from providers.simulator import simulate
-    from providers.synthetic import embedded_synthetic_fleets
-
     key = new_provider(admin_app, "sim-scooters")
     feeds = embedded_synthetic_fleets(helsinki, now_s=1_795_000_000)
     feeds = {"sim-scooters": feeds["synthetic-scooters-hki"]}

@@ -1,10 +1,30 @@
-"""choose_itineraries: duplicates, the Pareto filter on (time, price, transfers), labels."""
+"""trips.choose: duplicates, the Pareto filter on (time, price, transfers), labels."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from trips.itinerary import choose_itineraries
+from trips.choose import Candidate
+from trips.choose import choose as choose_candidates
+from trips.model import (
+    Itinerary,
+    ItineraryPrice,
+    Leg,
+    LineString,
+    MoneyOut,
+    Place,
+    RentalInfo,
+    to_builtins,
+)
+
+_HERE = Place(name="here", lat=60.0, lon=24.0)
+_LINE = LineString(type="LineString", coordinates=[(24.0, 60.0), (24.0, 60.0)])
+
+
+def _leg(mode: str, **kw: Any) -> Leg:
+    return Leg(mode=mode, from_=_HERE, to=_HERE, start="", end="", duration_s=0, distance_m=0.0,
+               geometry=_LINE, **kw)
 
 
 def itinerary(
@@ -18,41 +38,39 @@ def itinerary(
     trips: tuple[str, ...] = (),
     rentals: tuple[tuple[str, str | None, str | None], ...] = (),
     currency: str = "EUR",
-) -> dict[str, Any]:
-    """A minimal itinerary dict: only what choose_itineraries reads."""
-    legs: list[dict[str, Any]] = [{"mode": "WALK"}]
+) -> Candidate:
+    """A minimal candidate: only what the chooser reads."""
+    legs = [_leg("WALK")]
     legs += [
-        {"mode": "BUS", "trip_id": t, "trip_start_time": "07:50:00", "service_date": "2022-02-22"}
+        _leg("BUS", trip_id=t, trip_start_time="07:50:00", service_date="2022-02-22")
         for t in trips
     ]
     legs += [
-        {
-            "mode": "SCOOTER_RENTAL",
-            "rental": {"provider_id": p, "station_id": s, "vehicle_id": v},
-        }
+        _leg("SCOOTER_RENTAL", rental=RentalInfo(
+            provider_id=p, station_id=s, vehicle_id=v, synthetic=True, rental_start="",
+            rental_end="", pickup_probability=1.0))
         for p, s, v in rentals
     ]
-    final = None if price is None else {"amount_minor": price, "currency": currency}
-    return {
-        "id": name,
-        "start": f"2022-02-22T{start}:00+02:00",
-        "end": f"2022-02-22T{end}:00+02:00",
-        "transfers": transfers,
-        "walk_distance_m": walk_m,
-        "legs": legs,
-        "price": {"final": final},
-        "labels": [],
-    }
+    final = None if price is None else MoneyOut(amount_minor=price, currency=currency, text="")
+    start_t, end_t = f"2022-02-22T{start}:00+02:00", f"2022-02-22T{end}:00+02:00"
+    it = Itinerary(
+        id=name, start=start_t, end=end_t, duration_s=0, walk_distance_m=walk_m,
+        transfers=transfers, legs=legs, price=ItineraryPrice(base=final, final=final, reason=""),
+        co2_g=0, modes=[],
+    )
+    return Candidate.of(it, dt.datetime.fromisoformat(start_t).timestamp(),
+                        dt.datetime.fromisoformat(end_t).timestamp())
 
 
 def ids(its: list[dict[str, Any]]) -> list[str]:
     return [it["id"] for it in its]
 
 
-def choose(its: list[dict[str, Any]], limit: int = 10, **kw: Any):
-    return choose_itineraries(
+def choose(its: list[Candidate], limit: int = 10, **kw: Any):
+    chosen = choose_candidates(
         its, limit=limit, arrive_by=kw.get("arrive_by", False), window=kw.get("window", False)
     )
+    return [to_builtins(it) for it in chosen.itineraries()], to_builtins(chosen.choices)
 
 
 def test_an_itinerary_no_better_on_time_price_or_transfers_is_dropped():

@@ -16,6 +16,8 @@ from fairtrip.cli import main
 KAMPPI = "60.1685,24.9316"
 KRUUNUNHAKA = "60.1725,24.9560"
 AT = "2022-02-22T08:00+02:00"
+#: the CLI plans as /plan does, shared vehicles included; these tests are about the tram
+TRANSIT_ONLY = ("--modes", "WALK,TRANSIT")
 
 
 @pytest.fixture
@@ -37,7 +39,7 @@ def plan(capsys, network: str, *extra: str, to: str = KRUUNUNHAKA) -> tuple[int,
 
 
 def test_plan_kamppi_to_kruununhaka_rides_a_real_hsl_tram(capsys, network):
-    code, out, _ = plan(capsys, network, "--json")
+    code, out, _ = plan(capsys, network, "--json", *TRANSIT_ONLY)
     assert code == 0
     doc = json.loads(out)
     rides = [leg for it in doc["itineraries"] for leg in it["legs"] if leg["mode"] != "WALK"]
@@ -57,7 +59,7 @@ def test_plan_kamppi_to_kruununhaka_rides_a_real_hsl_tram(capsys, network):
 
 
 def test_plan_text_output_names_route_stops_and_times(capsys, network):
-    code, out, _ = plan(capsys, network)
+    code, out, _ = plan(capsys, network, *TRANSIT_ONLY)
     assert code == 0
     assert "tram 9 towards Pasila as.: Kampintori [1040408] 08:01 -> Kaisaniemenpuisto" in out
 
@@ -81,7 +83,7 @@ def test_arrive_by_arrives_before_the_deadline(capsys, network):
 
 
 def test_range_query_lists_several_departures(capsys, network):
-    code, out, _ = plan(capsys, network, "--window", "60", "--json")
+    code, out, _ = plan(capsys, network, "--window", "60", "--json", *TRANSIT_ONLY)
     assert code == 0
     starts = {it["start"] for it in json.loads(out)["itineraries"]}
     assert len(starts) >= 4
@@ -185,6 +187,7 @@ def test_console_script_runs_in_a_fresh_process(helsinki_dir):
             KRUUNUNHAKA,
             "--at",
             AT,
+            *TRANSIT_ONLY,
         ],
         capture_output=True,
         text=True,
@@ -216,3 +219,15 @@ def test_build_with_a_damaged_osm_file_exits_2_and_keeps_the_old_network(capsys,
     )
     assert code == 2 and "not a readable OSM file" in err and err.count("\n") == 1
     assert (out / "keep.txt").read_text() == "old network"
+
+
+def test_southern_and_western_coordinates_are_read_as_written(capsys, network):
+    # argparse would take "-23.55,-46.63" for an option; the CLI reads it as a coordinate
+    # (and this point is off the Helsinki map: the error names the covered area, exit 2)
+    code, out, err = run(
+        capsys, "plan", "--network", network, "--from", "-23.55,-46.63", "--to", KRUUNUNHAKA,
+        "--at", AT,
+    )
+    assert code == 2 and out == ""
+    assert "-23.55" in err and "network covers lat" in err
+    assert "expected one argument" not in err

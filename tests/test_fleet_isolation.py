@@ -18,7 +18,11 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from api.app import create_app
+from api.settings import Settings
 from providers.model import FleetSnapshot
+from routing.errors import QueryError
+from routing.multimodal import MultiModalPlanner
 from tests.fleet_factory import make_snapshot
 from trips.fleets import RENTAL_MODES, FleetView, RentalFleets
 
@@ -179,8 +183,6 @@ def test_a_provider_whose_build_raises_is_left_out_logged_and_counted(fleets, mo
 @pytest.fixture(scope="module")
 def app(helsinki_dir: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """The app with the SYNTHETIC Helsinki fleets (the other providers) and a memory store."""
-    from api.app import create_app
-    from api.settings import Settings
 
     durable = tmp_path_factory.mktemp("isolation-store") / "store.sqlite3"
     settings = Settings(
@@ -195,17 +197,21 @@ def app(helsinki_dir: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 @pytest.fixture
 def put(app: TestClient) -> Iterator[Any]:
-    """Put snapshots into the app's store past the parser; removed after the test."""
-    store = app.app.state.fairtrip.fleets.store
+    """Put snapshots into the app's store past the parser, and refresh the app's fleet views
+    (a push would ask for that itself); removed after the test.
+    """
+    fleets = app.app.state.fairtrip.fleets
     added: list[str] = []
 
     def _put(snap: FleetSnapshot) -> None:
-        store.put_snapshot(snap)
+        fleets.store.put_snapshot(snap)
+        fleets.refresher.refresh_now()
         added.append(snap.provider_id)
 
     yield _put
     for pid in set(added):
-        store.delete_provider(pid)
+        fleets.store.delete_provider(pid)
+    fleets.refresher.refresh_now()
 
 
 def plan(app: TestClient, **extra: Any) -> Any:
@@ -243,6 +249,13 @@ def test_plan_is_200_with_a_huge_count_in_the_store_and_names_the_provider(app, 
     assert all("planning_error" not in p for pid, p in ready.items() if pid != "huge-http")
 
 
+def test_ready_names_a_broken_feed_as_soon_as_the_views_are_refreshed(app, put):
+    """The refresher builds every stored feed, so /ready knows before any plan met it."""
+    put(huge_count("huge-ready"))
+    ready = {p["provider_id"]: p for p in app.get("/ready").json()["providers"]}
+    assert "2147483648" in ready["huge-ready"]["planning_error"]
+
+
 def test_plan_is_200_with_a_provider_outside_the_network(app, put):
     put(fresh(make_snapshot("oslo-http", n_vehicles=5, center=OSLO, spread_m=50.0)))
     for modes in (None, "WALK,TRANSIT,BICYCLE,BICYCLE_RENTAL,SCOOTER_RENTAL,CAR_RENTAL"):
@@ -277,8 +290,6 @@ def test_a_failing_build_leaves_out_that_provider_and_others_are_still_offered(
 
 
 def test_a_search_that_fails_on_shared_fleets_is_answered_without_them(app, monkeypatch):
-    from routing.multimodal import MultiModalPlanner
-
     real = MultiModalPlanner.plan
 
     def fragile(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -289,20 +300,17 @@ def test_a_search_that_fails_on_shared_fleets_is_answered_without_them(app, monk
 
     monkeypatch.setattr(MultiModalPlanner, "plan", fragile)
     planning = app.app.state.fairtrip.planning
-    before = planning.shared_search_failures
+    before = planning.service.shared_search_failures
     r = plan(app)
     assert r.status_code == 200, r.text
     doc = r.json()
     assert doc["itineraries"] and not rental_providers(doc)
     (note,) = [n for n in doc["notes"] if n.startswith("shared vehicles of ")]
     assert "synthetic-scooters-hki" in note and "IndexError" in note
-    assert planning.shared_search_failures == before + 1
+    assert planning.service.shared_search_failures == before + 1
 
 
 def test_an_error_of_the_query_itself_is_not_masked_by_the_retry(app, monkeypatch):
-    from routing.errors import QueryError
-    from routing.multimodal import MultiModalPlanner
-
     def refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
         raise QueryError("max_transfers must be at most 8, got 9")
 

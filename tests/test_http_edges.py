@@ -16,9 +16,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 
+from api.app import create_app
 from api.limits import BodyLimitMiddleware
 from api.schemas import KAMPPI_TO_KRUUNUNHAKA
+from api.settings import Settings
 from pricing.names import redact_paths, source_name
 from tests.live_server import LiveServer, live_server
 
@@ -44,9 +48,6 @@ def client(helsinki_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     """The app with the lifespan running; an unhandled exception becomes the 500 the server
     would send (not an exception in the test), which is what the catch-all test looks at.
     """
-    from api.app import create_app
-    from api.settings import Settings
-
     store = tmp_path_factory.mktemp("edges") / "policies.sqlite3"
     settings = Settings(
         network=helsinki_dir,
@@ -265,8 +266,6 @@ def test_a_body_that_stops_arriving_is_a_408_at_the_deadline():
     sent: list[dict[str, Any]] = []
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
-        from starlette.requests import Request
-
         try:
             await Request(scope, receive).body()
         except Exception as exc:  # the 408 HTTPException, as the app's handler would see it
@@ -286,7 +285,6 @@ def test_a_body_that_stops_arriving_is_a_408_at_the_deadline():
     middleware = BodyLimitMiddleware(app, limit=1024, read_timeout_s=0.2)
     scope = {"type": "http", "method": "POST", "path": "/plan", "headers": []}
     started = time.monotonic()
-    from starlette.exceptions import HTTPException
 
     with pytest.raises(HTTPException) as info:
         asyncio.run(middleware(scope, receive, send))

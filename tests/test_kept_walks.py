@@ -148,7 +148,9 @@ def test_the_timed_walk_only_trip_is_drawn_without_a_second_search(walk, index):
 
 def test_a_plan_searches_only_its_transfer_walks_when_drawing(helsinki, monkeypatch):
     """Through the planning path: the access, egress and walk-only legs cost no search."""
-    from trips.itinerary import ItineraryWriter, chosen_plan
+    from trips.itinerary import ItineraryWriter
+    from trips.model import to_builtins
+    from trips.service import PlanningService, draw_and_choose
 
     date, key, seconds = helsinki.resolve(dt.datetime.fromisoformat("2022-02-22T08:00:00+02:00"))
     planner = helsinki.planner(key)
@@ -171,13 +173,15 @@ def test_a_plan_searches_only_its_transfer_walks_when_drawing(helsinki, monkeypa
         plan = planner.plan(*a, *b, seconds)
         assert calls["n"] == 1  # the walk-only trip's time
         writer = ItineraryWriter(helsinki, planner, date, key)
-        doc = chosen_plan(writer, plan, pricer=None, limit=5, arrive_by=False, window=False)
-        legs = [leg for it in doc["itineraries"] for leg in it["legs"] if leg["mode"] == "WALK"]
+        pricer = PlanningService(helsinki).pricer(date, key)
+        chosen = draw_and_choose(plan, writer, pricer, limit=5, arrive_by=False, window=False)
+        its = [to_builtins(it) for it in chosen.itineraries()]
+        legs = [leg for it in its for leg in it["legs"] if leg["mode"] == "WALK"]
         transfers = {
             (leg["from"]["stop_id"], leg["to"]["stop_id"])
             for leg in legs
-            if "stop_id" in leg["from"] and "stop_id" in leg["to"]
+            if leg["from"]["stop_id"] is not None and leg["to"]["stop_id"] is not None
         }
         assert calls["n"] == 1 + len(transfers)
-        checked += any("stop_id" in leg["to"] for leg in legs)
+        checked += any(leg["to"]["stop_id"] is not None for leg in legs)
     assert checked >= 2  # most of the plans rode transit, with access and egress walks

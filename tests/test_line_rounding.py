@@ -47,4 +47,4 @@ def test_line_matches_point_by_point_rounding_for_short_and_long_lines():
             lons = np.round(rng.uniform(24.90, 24.91, n), int(rng.integers(5, 9)))
             lats[rng.random(n) < 0.3] = lats[0]  # repeats, some only equal once rounded
             lons[rng.random(n) < 0.3] = lons[0]
-            assert line(lats, lons)["coordinates"] == _python_line(lats, lons)
+            assert line(lats, lons).coordinates == _python_line(lats, lons)

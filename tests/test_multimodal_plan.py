@@ -1,6 +1,6 @@
 """Shared vehicles in /plan on the embedded Helsinki city with the SYNTHETIC fleets.
 
-The plans run through `PlanService` (the request path without HTTP) with the fleets in an
+The plans run through `PlanningService` (the request path without HTTP) with the fleets in an
 in-memory store that does not churn, so every example sees the same vehicles. Each
 itinerary returned is checked against the snapshot it was planned on: the vehicle or
 station was there, the range covers the ride, the geofencing allowed the start, the path
@@ -33,17 +33,18 @@ TRANSIT = {"BUS", "TRAM", "SUBWAY", "RAIL", "FERRY"}
 @pytest.fixture(scope="module")
 def service(helsinki: Any) -> Any:
     from api.fleets import synthetic_snapshots
-    from api.planning import PlanService
     from providers.store import open_store
     from providers.synthetic import embedded_synthetic_fleets
+    from trips.service import PlanningService
 
     now = int(time.time())
     store = open_store("memory")
     for snapshot in synthetic_snapshots(embedded_synthetic_fleets(helsinki, now_s=now), now):
         store.put_snapshot(snapshot)
-    svc = PlanService(helsinki, budget_s=60.0, max_window_min=240)
+    svc = PlanningService(helsinki, max_window_min=240)
     svc.warm_up()
-    svc.fleet_source = store.fresh_snapshots
+    assert svc.rental_fleets is not None
+    svc.rental_fleets.refresh(store.fresh_snapshots(now))
     svc.snapshots = {pid: store.snapshot(pid) for pid in store.provider_ids()}  # for checks
     return svc
 
@@ -54,7 +55,9 @@ def plan(service: Any, a: tuple[float, float], b: tuple[float, float], **extra: 
     q = PlanQuery(
         from_lat=a[0], from_lon=a[1], to_lat=b[0], to_lon=b[1], at=extra.pop("at", AT), **extra
     )
-    return service._plan(q, time.monotonic() + 60.0)
+    from trips.model import to_builtins
+
+    return to_builtins(service.plan(q.to_request()))
 
 
 def modes_of(it: dict) -> set[str]:
@@ -102,10 +105,10 @@ def test_the_search_finds_transit_with_a_rental_before_the_price_filter(
     # at pay-per-ride prices the direct city bike (first 30 minutes free in the synthetic
     # plan) beats every tram combination on this short trip, so the filter rightly drops
     # them; the search itself must still have found them
-    from api.planning import _ROLES, resolve_time
     from api.schemas import PlanQuery
     from routing.journey import Rental, Ride
     from routing.multimodal import MultiModalOptions
+    from trips.service import ROLES
 
     q = PlanQuery(
         from_lat=HIETALAHTI[0],
@@ -114,15 +117,15 @@ def test_the_search_finds_transit_with_a_rental_before_the_price_filter(
         to_lon=KATAJANOKKA[1],
         at=AT,
     )
-    _, key, seconds = resolve_time(helsinki, q.at)
-    views, _ = service.fleets_for(q)
+    _, key, seconds = helsinki.resolve(q.at)
+    views, _ = service.fleets_for(q.to_request())
     found = service.multimodal(key).plan(
         *HIETALAHTI,
         *KATAJANOKKA,
         seconds,
         MultiModalOptions(),
         [v.fleet for v in views],
-        [_ROLES[v.mode] for v in views],
+        [ROLES[v.mode] for v in views],
     )
     kinds = [
         (
@@ -297,15 +300,15 @@ def test_no_itinerary_breaks_a_fleet_rule_or_is_dominated(
     minute: int,
     transit_pass: bool,
 ) -> None:
-    from api.errors import ApiError
     from routing.errors import RoutingError
+    from trips.errors import TripError
 
     at = dt.datetime(
         2022, 2, 22, minute // 60, minute % 60, tzinfo=dt.timezone(dt.timedelta(hours=2))
     )
     try:
         doc = plan(service, (lat1, lon1), (lat2, lon2), at=at, transit_pass=transit_pass)
-    except (RoutingError, ApiError):
+    except (RoutingError, TripError):
         assume(False)  # a point off the streets: the API's 422, tested in test_api_plan
     check_answer(doc, service.snapshots)
 
@@ -315,8 +318,8 @@ def test_a_seeded_sweep_checks_rentals_of_every_kind(service: Any) -> None:
     # checked on many legs of every kind
     import numpy as np
 
-    from api.errors import ApiError
     from routing.errors import RoutingError
+    from trips.errors import TripError
 
     rng = np.random.default_rng(7)
     checked = 0
@@ -327,7 +330,7 @@ def test_a_seeded_sweep_checks_rentals_of_every_kind(service: Any) -> None:
         for transit_pass in (False, True):
             try:
                 doc = plan(service, a, b, transit_pass=transit_pass)
-            except (RoutingError, ApiError):
+            except (RoutingError, TripError):
                 continue
             checked += check_answer(doc, service.snapshots)
             kinds |= {m for it in doc["itineraries"] for m in modes_of(it)} & RENTALS

@@ -40,7 +40,9 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
+from api.app import create_app
 from api.schemas import PlanQuery
+from api.settings import Settings
 from providers.errors import FeedError
 from providers.model import (
     FeedFile,
@@ -381,8 +383,6 @@ def tenants(
     """The app (memory store, no synthetic fleets, a fresh durable store for the accounts),
     a healthy tenant, and the key of the tenant whose feeds are generated.
     """
-    from api.app import create_app
-    from api.settings import Settings
 
     durable = tmp_path_factory.mktemp("property-accounts") / "store.sqlite3"
     settings = Settings(
@@ -451,8 +451,10 @@ def test_no_pushed_feed_makes_plan_fail(tenants: tuple[TestClient, str], files: 
         }
     if pushed.status_code == 200:  # how far the generated data got: searched, even ridden
         planning = client.app.state.fairtrip.planning
-        views, _ = planning.fleets_for(
-            PlanQuery(from_lat=FROM[0], from_lon=FROM[1], to_lat=TO[0], to_lon=TO[1], at=AT)
+        views, _ = planning.service.fleets_for(
+            PlanQuery(
+                from_lat=FROM[0], from_lon=FROM[1], to_lat=TO[0], to_lon=TO[1], at=AT
+            ).to_request()
         )
         searched = sum(v.provider_id == "prop-generated" for v in views)
         event(f"generated fleets searched: {min(searched, 2)}{'+' if searched >= 2 else ''}")
@@ -592,15 +594,20 @@ def test_no_stored_snapshot_makes_plan_fail_or_costs_the_other_tenants(
         store.put_snapshot(snap)
     except FeedError:
         assume(False)  # the store's own entry check refused it: it never reaches planning
+    refresher = client.app.state.fairtrip.fleets.refresher
+    refresher.refresh_now()  # past the push endpoint, so nothing asked for the refresh
     try:
-        retries = planning.shared_search_failures
+        retries = planning.service.shared_search_failures
         for extra in ({"modes": EVERY_MODE}, {"modes": EVERY_MODE, "arrive_by": "true"}, {}):
             r = _plan(client, **extra)
             assert r.status_code == 200, (extra, r.text[:500])
             assert r.json()["itineraries"], extra
-        assert planning.shared_search_failures == retries, "the adapter let a bad fleet through"
-        views, notes = planning.fleets_for(
-            PlanQuery(from_lat=FROM[0], from_lon=FROM[1], to_lat=TO[0], to_lon=TO[1], at=AT)
+        failures = planning.service.shared_search_failures
+        assert failures == retries, "the adapter let a bad fleet through"
+        views, notes = planning.service.fleets_for(
+            PlanQuery(
+                from_lat=FROM[0], from_lon=FROM[1], to_lat=TO[0], to_lon=TO[1], at=AT
+            ).to_request()
         )
         used = [v.provider_id for v in views]
         assert "prop-healthy" in used, notes
@@ -610,3 +617,4 @@ def test_no_stored_snapshot_makes_plan_fail_or_costs_the_other_tenants(
             event(f"raw fleets searched: {min(used.count('prop-raw'), 2)}")
     finally:
         store.delete_provider("prop-raw")
+        refresher.refresh_now()

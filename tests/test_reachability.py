@@ -310,6 +310,7 @@ def test_the_same_doorstep_walk_is_timed_and_drawn_as_the_same_straight_line():
 
 
 def test_a_walk_leg_reports_the_distance_it_was_timed_with():
+    from trips.model import Place, to_builtins
     from trips.rental_legs import walk_leg
 
     planner, _ = _planner()
@@ -321,18 +322,19 @@ def test_a_walk_leg_reports_the_distance_it_was_timed_with():
         planner,
         a,
         b,
-        {"name": "Origin", "lat": a_pt[0], "lon": a_pt[1]},
-        {"name": "Destination", "lat": b_pt[0], "lon": b_pt[1]},
+        Place(name="Origin", lat=a_pt[0], lon=a_pt[1]),
+        Place(name="Destination", lat=b_pt[0], lon=b_pt[1]),
         depart_s=0,
         arrive_s=door_s,
         clock=str,
         walk_speed_mps=SPEED,
         doorstep=True,
     )
+    leg = to_builtins(leg)
     assert leg["duration_s"] == door_s
     assert leg["distance_m"] == pytest.approx(120.0, abs=0.5)
     assert abs(leg["distance_m"] / SPEED - leg["duration_s"]) < 1.0
-    assert len(leg["geometry"]["coordinates"]) == 2 and "estimated" not in leg
+    assert len(leg["geometry"]["coordinates"]) == 2 and leg["estimated"] is False
 
 
 # -- through the API, on the embedded Helsinki network (real OSM and GTFS) ----------------------

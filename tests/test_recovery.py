@@ -16,10 +16,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from api.app import create_app
+from api.settings import Settings
 from tests.fleet_factory import redis_client, scratch_namespace
 from tests.gbfs_hostile import valid_feed_v3
 from tests.test_api_providers import ADMIN, bearer
 from tests.test_store_redis import Relay, wipe
+from trips.model import RENTAL_MODES
 
 REDIS = redis_client()
 SYNTHETIC = ("synthetic-carshare-hki", "synthetic-citybikes-hki", "synthetic-scooters-hki")
@@ -37,9 +40,6 @@ def make_app(
     """An app on `durable` (SQLite) and, with a namespace, Redis; by default the cache watch
     waits 60 s, so a test steps it by hand with `fleets(client).check_cache()`.
     """
-    from api.app import create_app
-    from api.settings import Settings
-
     store = (
         {}
         if namespace is None
@@ -167,9 +167,10 @@ def test_the_watch_notices_a_wipe_within_its_period(
         assert took_s <= 3 * period_s + 0.5, took_s
         assert REDIS.get(f"{ns}store:epoch") not in (None, epoch)
         assert c.get("/providers/acme/status").json()["data_lost"] is True
-        # what /plan routes with (PlanService.fleet_source) has the synthetic fleets again
-        planning = c.app.state.fairtrip.planning  # type: ignore[attr-defined]
-        assert set(planning.fleet_source(int(time.time()))) >= set(SYNTHETIC)
+        # what /plan routes with (the refreshed fleet views) has the synthetic fleets again
+        rental = c.app.state.fairtrip.planning.rental_fleets  # type: ignore[attr-defined]
+        views, _ = rental.current(RENTAL_MODES, now_s=int(time.time()))
+        assert {v.provider_id for v in views} >= set(SYNTHETIC)
 
 
 def test_every_worker_notices_and_the_loss_is_marked_once(

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import shapely
 
+from api.fleets import synthetic_snapshots
 from network.compiled import Network
 from providers.model import (
     FeedFile,
@@ -35,6 +36,7 @@ from providers.model import (
     Vehicle,
     VehicleType,
 )
+from providers.synthetic import StreetNodes, churn, embedded_synthetic_fleets, street_nodes
 from routing.streets import StreetGraph
 from trips.co2 import DEFAULT_G_CO2_KM, co2_g
 from trips.fleets import (
@@ -471,9 +473,6 @@ def test_view_arrays_are_read_only(fleets, spots):
 
 
 def test_synthetic_fleets_give_city_bike_scooter_and_free_ev_views(fleets, helsinki):
-    from api.fleets import synthetic_snapshots
-    from providers.synthetic import embedded_synthetic_fleets
-
     feeds = embedded_synthetic_fleets(helsinki, now_s=NOW_S)
     snaps = {s.provider_id: s for s in synthetic_snapshots(feeds, NOW_S)}
     views, notes = fleets.views(snaps, modes=RENTAL_MODES)
@@ -524,8 +523,6 @@ def test_co2_refuses_unknown_modes_and_bad_distances():
 
 def test_views_after_a_churn_round_equal_a_fresh_build(fleets, helsinki):
     """Reused snaps of unmoved vehicles and stations must not change any array."""
-    from api.fleets import synthetic_snapshots
-    from providers.synthetic import StreetNodes, churn, embedded_synthetic_fleets, street_nodes
 
     feeds = embedded_synthetic_fleets(helsinki, now_s=NOW_S)
     nodes = StreetNodes(walk=street_nodes(helsinki, "walk"), car=street_nodes(helsinki, "car"))

@@ -29,9 +29,12 @@ from routing.planner import Plan, PlanOptions
 from trips.co2 import co2_g
 from trips.fare_facts import RideFactsReader
 from trips.fleets import FleetView
-from trips.itinerary import ItineraryWriter, format_text, plan_to_dict
+from trips.itinerary import ItineraryWriter
+from trips.model import TripPlan, to_builtins
 from trips.prices import ItineraryPricer
 from trips.rental_legs import PARKED_NAME
+from trips.service import priced_itinerary
+from trips.text import format_text
 
 KAMPPI = (60.1685, 24.9316)
 KRUUNUNHAKA = (60.1725, 24.9560)
@@ -158,6 +161,16 @@ def rental_journey(net, view: FleetView, edges: list[int], end: Spot, *, t0: int
     ))
 
 
+def drawn(writer: ItineraryWriter, plan: Plan, pricer: ItineraryPricer | None = None) -> dict:
+    """The plan's one journey drawn and priced, as the JSON a client reads."""
+    if pricer is None:
+        facts = RideFactsReader(writer.net, writer.tt, writer.trips)
+        pricer = ItineraryPricer(writer.net.fares, facts,
+                                 dt.date.fromisoformat(writer.date), None)
+    (journey,) = plan.journeys
+    return to_builtins(priced_itinerary(writer, pricer, plan, journey, draw=True))
+
+
 def plan_near(net, view: FleetView, end_lat: float, end_lon: float, journey: Journey) -> Plan:
     """A plan starting ~100 m south of the pickup and ending ~100 m north of the end point."""
     origin = net.walk_index.snap(float(view.pickup_lat[0]) - 0.0009, float(view.pickup_lon[0]))
@@ -173,15 +186,17 @@ def test_docked_rental_renders_places_times_geometry_and_the_rental_block(helsin
     plan = plan_near(helsinki, view, float(view.dropoff_lat[0]), float(view.dropoff_lon[0]),
                      journey)
     writer = ItineraryWriter(helsinki, planner, date, key, fleets=[view])
-    it = writer.itinerary(journey, plan)
+    it = drawn(writer, plan)
 
     walk_to, ride, walk_from = it["legs"]
     assert [leg["mode"] for leg in it["legs"]] == ["WALK", "BICYCLE_RENTAL", "WALK"]
     assert it["modes"] == ["WALK", "BICYCLE_RENTAL"]
     pickup = {"name": "Kamppi bikes", "lat": round(float(view.pickup_lat[0]), 6),
-              "lon": round(float(view.pickup_lon[0]), 6), "station_id": "st-kamppi"}
+              "lon": round(float(view.pickup_lon[0]), 6), "stop_id": None,
+              "station_id": "st-kamppi", "vehicle_id": None}
     dropoff = {"name": "End station", "lat": round(float(view.dropoff_lat[0]), 6),
-               "lon": round(float(view.dropoff_lon[0]), 6), "station_id": "st-end"}
+               "lon": round(float(view.dropoff_lon[0]), 6), "stop_id": None,
+               "station_id": "st-end", "vehicle_id": None}
     assert walk_to["to"] == pickup == ride["from"]
     assert ride["to"] == dropoff == walk_from["from"]
     assert walk_to["from"]["name"] == "Origin" and walk_from["to"]["name"] == "Destination"
@@ -242,7 +257,7 @@ def test_lead_times_count_from_the_snapshot_when_now_is_given(helsinki, day):
                      journey)
     writer = ItineraryWriter(helsinki, planner, date, key, fleets=[view],
                              now_s=EIGHT_AM_S - 1800)
-    r = writer.itinerary(journey, plan)["legs"][1]["rental"]
+    r = drawn(writer, plan)["legs"][1]["rental"]
     assert r["pickup_probability"] == round(view.pickup_probability(0, 1800 + 120), 3)
 
 
@@ -262,12 +277,13 @@ def test_free_floating_scooter_parks_at_a_ride_node_with_unknown_range(helsinki,
                              t0=EIGHT_AM_S)
     plan = plan_near(helsinki, view, float(g.node_lat[end_node]), float(g.node_lon[end_node]),
                      journey)
-    it = ItineraryWriter(helsinki, planner, date, key, fleets=[view]).itinerary(journey, plan)
+    it = drawn(ItineraryWriter(helsinki, planner, date, key, fleets=[view]), plan)
     ride = it["legs"][1]
     assert ride["mode"] == "SCOOTER_RENTAL" and it["modes"] == ["WALK", "SCOOTER_RENTAL"]
-    assert ride["from"]["vehicle_id"] == "v-42" and "station_id" not in ride["from"]
+    assert ride["from"]["vehicle_id"] == "v-42" and ride["from"]["station_id"] is None
     assert ride["to"] == {"name": PARKED_NAME, "lat": round(float(g.node_lat[end_node]), 6),
-                          "lon": round(float(g.node_lon[end_node]), 6)}
+                          "lon": round(float(g.node_lon[end_node]), 6), "stop_id": None,
+                          "station_id": None, "vehicle_id": None}
     assert it["legs"][2]["from"] == ride["to"]
     r = ride["rental"]
     assert r["vehicle_id"] == "v-42" and r["station_id"] is None
@@ -310,13 +326,13 @@ def test_itinerary_price_is_the_transit_fare_plus_the_rental(helsinki, day):
     plan, view = transit_then_rental(helsinki, planner, {})
     p = pricer(helsinki, date, key)
     writer = ItineraryWriter(helsinki, planner, date, key, fleets=[view])
-    (it,) = plan_to_dict(writer, plan, pricer=p)["itineraries"]
+    it = drawn(writer, plan, p)
     journey = plan.journeys[0]
     fare = p.quote(journey).total
     (rental,) = journey.rentals
     quote = rental_price(PLAN_EUR, duration_s=rental.duration_s, distance_m=rental.distance_m)
     assert quote.amount.amount_minor == 100 + 5 * 25  # unlock + 5 started minutes
-    ride = next(leg for leg in it["legs"] if "rental" in leg)
+    ride = next(leg for leg in it["legs"] if leg["rental"] is not None)
     assert ride["price"]["base"]["amount_minor"] == quote.amount.amount_minor
     assert ride["price"]["final"]["amount_minor"] == quote.amount.amount_minor
     assert ride["price"]["reason"] == quote.reason and ride["price"]["fare_id"] == "bike-basic"
@@ -333,9 +349,9 @@ def test_rental_in_another_currency_leaves_the_total_unknown(helsinki, day):
     usd = PricingPlan(id="usd", name="USD", currency="USD", price_minor=100)
     plan, view = transit_then_rental(helsinki, planner, {"pricing_plan": usd})
     writer = ItineraryWriter(helsinki, planner, date, key, fleets=[view])
-    (it,) = plan_to_dict(writer, plan, pricer=pricer(helsinki, date, key))["itineraries"]
+    it = drawn(writer, plan, pricer(helsinki, date, key))
     assert it["price"]["final"] is None and "USD" in it["price"]["reason"]
-    ride = next(leg for leg in it["legs"] if "rental" in leg)
+    ride = next(leg for leg in it["legs"] if leg["rental"] is not None)
     assert ride["price"]["final"]["currency"] == "USD"
 
 
@@ -343,8 +359,8 @@ def test_rental_without_a_pricing_plan_has_an_unknown_price(helsinki, day):
     date, key, planner = day
     plan, view = transit_then_rental(helsinki, planner, {"pricing_plan": None})
     writer = ItineraryWriter(helsinki, planner, date, key, fleets=[view])
-    (it,) = plan_to_dict(writer, plan, pricer=pricer(helsinki, date, key))["itineraries"]
-    ride = next(leg for leg in it["legs"] if "rental" in leg)
+    it = drawn(writer, plan, pricer(helsinki, date, key))
+    ride = next(leg for leg in it["legs"] if leg["rental"] is not None)
     assert ride["price"]["base"] is None and "Acme Bikes" in ride["price"]["reason"]
     assert it["price"]["final"] is None and "no pricing plan" in it["price"]["reason"]
 
@@ -362,7 +378,7 @@ def test_the_riders_own_bike_is_free(helsinki, day):
     plan = plan_near(helsinki, view, float(g.node_lat[end_node]), float(g.node_lon[end_node]),
                      journey)
     writer = ItineraryWriter(helsinki, planner, date, key, fleets=[view])
-    (it,) = plan_to_dict(writer, plan, pricer=pricer(helsinki, date, key))["itineraries"]
+    it = drawn(writer, plan, pricer(helsinki, date, key))
     ride = it["legs"][1]
     assert ride["mode"] == "BICYCLE" and ride["rental"]["vehicle_type"] is None
     assert ride["price"]["final"]["amount_minor"] == 0
@@ -373,5 +389,6 @@ def test_terminal_text_names_the_rental_and_its_ends(helsinki, day):
     date, key, planner = day
     plan, view = transit_then_rental(helsinki, planner, {})
     writer = ItineraryWriter(helsinki, planner, date, key, fleets=[view])
-    text = format_text(plan_to_dict(writer, plan))
+    it = priced_itinerary(writer, pricer(helsinki, date, key), plan, plan.journeys[0], draw=True)
+    text = format_text(TripPlan(network="n", service_date=date, itineraries=[it], reason=""))
     assert "bicycle_rental (Acme Bikes) Kamppi bikes -> End station" in text

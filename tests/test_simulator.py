@@ -16,8 +16,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from fairtrip import simulator_cli
+from fairtrip.simulator_cli import add_cli
 from providers import simulator
-from providers.simulator import SimulatorStats, add_cli, push_body, retry_after_s, simulate
+from providers.simulator import SimulatorStats, push_body, retry_after_s, simulate
 from providers.synthetic import PROVIDER_IDS, synthetic_fleets
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -170,7 +172,7 @@ def test_cli_arguments():
             "--interval", "2.5", "--iterations", "4", "--seed", "9",
         ]
     )  # fmt: skip
-    assert args.func is simulator.run_cli
+    assert args.func is simulator_cli.run_cli
     assert dict(args.key) == {"synthetic-scooters-hki": "abc=def", "synthetic-carshare-hki": "k2"}
     assert (args.interval, args.iterations, args.seed, args.network) == (2.5, 4, 9, None)
     with pytest.raises(SystemExit):

@@ -7,6 +7,8 @@ down (connections reset, new ones refused) and brings back on the same port.
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 import socket
 import threading
 import time
@@ -253,6 +255,29 @@ def test_keys_stay_in_the_namespace(ns: str) -> None:
     store.put_snapshot(make_snapshot("p1", 5))
     for k in namespace_keys(REDIS, ns):
         assert k.startswith(f"{ns}store:")
+
+
+# -- stored format ----------------------------------------------------------------------------
+def test_a_blob_of_an_older_codec_is_not_misread(ns: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A blob written by an older codec is refused like any unreadable blob (logged, the
+    provider left out) until the provider's next push replaces it.
+    """
+    assert REDIS is not None
+    writer = RedisStore(REDIS, namespace=ns)
+    snap = make_snapshot("p1", 5, n_stations=2)
+    writer.put_snapshot(snap)
+    version = REDIS.get(writer.keys.current("p1"))
+    assert isinstance(version, bytes)
+    blob_key = writer.keys.blob("p1", version.decode())
+    old = json.loads(REDIS.get(blob_key) or b"null")
+    old["codec"] = 1
+    REDIS.set(blob_key, json.dumps(old))
+    reader = RedisStore(REDIS, namespace=ns)
+    with caplog.at_level(logging.ERROR, logger="providers.store.redis_store"):
+        assert reader.snapshot("p1") is None
+    assert "not a readable snapshot" in caplog.text
+    writer.put_snapshot(snap)
+    assert reader.snapshot("p1") == snap
 
 
 # -- several workers --------------------------------------------------------------------------

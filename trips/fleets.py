@@ -8,6 +8,14 @@ once) and caches views per snapshot content, so the 60-second churn of real-time
 rebuilds the providers whose files changed, and geofencing (which changes rarely) is compiled
 once per content.
 
+Off the request path. A background thread (`trips.fleet_refresh.FleetRefresher`) reads the
+store's fresh snapshots every refresh period and right after this worker stored a push, a
+poll or the synthetic fleets, and calls `RentalFleets.refresh`, which builds the changed
+providers and swaps in an immutable mapping. A request asks `RentalFleets.current`, which
+only filters that mapping (and drops snapshots gone stale since, by their timestamps). So a
+push answered by this worker is planned with at once, and a push to another worker (the
+store is shared through Redis) within one refresh period.
+
 Modes. Bicycles and cargo bicycles are BICYCLE_RENTAL; standing and seated scooters and
 "other" are SCOOTER_RENTAL; cars are CAR_RENTAL. Mopeds are SCOOTER_RENTAL too: riders and
 operators (Felyx, Cityscoot, "e-scooter sharing") call shared e-mopeds scooters, and the
@@ -46,11 +54,13 @@ these rates (2 % of scooters per 10-second round), so on synthetic data the prob
 are optimistic about what the simulator will do.
 
 Isolation. Providers are tenants: nothing one of them pushes may break planning for the
-others. `RentalFleets.views` builds each provider's views inside its own guard; a provider
+others. `RentalFleets` builds each provider's views inside its own guard; a provider
 whose snapshot cannot be turned into fleets (a count that cannot be true, or any unexpected
 error) is left out of the request with a note for the rider, logged once per snapshot
 content with its provider id, and counted in `RentalFleets.failures`. The failure is cached
-per content like a view, so a broken feed costs one build, not one per request. Points
+per content like a view, so a broken feed costs one build, not one per request or refresh.
+A refresh builds every rental mode, so a provider one of whose types cannot be built is left
+out whole, whatever modes a request asks for. Points
 farther from the streets than the snap limit are dropped; a type with nothing left on the
 network is noted as such.
 """
@@ -60,10 +70,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from collections import OrderedDict
+import threading
+import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from types import MappingProxyType
 from typing import Final
 
 import numpy as np
@@ -71,6 +83,7 @@ import numpy.typing as npt
 import scipy.special
 import shapely
 import shapely.geometry
+from cachetools import LRUCache
 from scipy.spatial import cKDTree
 
 from network.compiled import Network
@@ -86,6 +99,7 @@ from providers.model import (
     Vehicle,
     VehicleType,
 )
+from providers.store.freshness import is_stale
 from routing.errors import QueryError
 from routing.fleet import RentalFleet
 from routing.geo import LocalProjection
@@ -276,6 +290,11 @@ class _Rules:
             free &= ~inside
         return start, park
 
+    @property
+    def zoned(self) -> bool:
+        """Whether any rule applies (without one, everything is allowed everywhere)."""
+        return bool(self.geoms) or self.global_rule is not None
+
     @cached_property
     def areas(self) -> tuple[shapely.Geometry, ...]:
         """Each zone minus the zones before it: where its rule is the one that applies."""
@@ -383,19 +402,63 @@ class _Compiled:
 
 
 _SnapRow = tuple[int, float, float, int, float]
+#: what `_snap` gives: (kept point indexes, walk edge, fraction, offset, ride node, ride offset)
+_Snapped = tuple[npt.NDArray[np.intp], I32, F64, F64, I32, F64]
+
+
+@dataclass(frozen=True, slots=True)
+class Offered:
+    """A vehicle type the router may use: its view."""
+
+    view: FleetView
+
+
+@dataclass(frozen=True, slots=True)
+class NotOffered:
+    """A vehicle type left out of planning, and the rider's note saying why."""
+
+    note: str
+
+
+#: what building one vehicle type gives (`RentalFleets._build`)
+TypeOutcome = Offered | NotOffered
 
 
 @dataclass
 class _ProviderEntry:
-    """The cached views of one snapshot content: type id -> view, or the note instead."""
+    """The build cache of one snapshot content: vehicle type id -> its outcome."""
 
     key: tuple[object, ...]
-    views: dict[str, FleetView | str | None] = field(default_factory=dict)
+    outcomes: dict[str, TypeOutcome] = field(default_factory=dict)
     #: (profile, lat, lon) -> (walk edge, fraction, offset, ride node, ride offset): the
     #: snaps of this content, and of the previous content (most vehicles do not move
     #: between two snapshots, and stations never do), so only moved points are snapped
     snaps: dict[tuple[str, float, float], _SnapRow] = field(default_factory=dict)
     previous: dict[tuple[str, float, float], _SnapRow] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _ProviderFleets:
+    """One provider's fleets for one snapshot content; immutable, so requests share it.
+
+    `types` holds (mode, outcome) in the snapshot's vehicle type order; `failure` is the
+    rider's note when the whole feed could not be used (`types` is empty then).
+    """
+
+    key: tuple[object, ...]
+    #: kept for the request-time staleness check (`RentalFleets.current`)
+    snapshot: FleetSnapshot
+    types: tuple[tuple[str, TypeOutcome], ...] = ()
+    failure: str | None = None
+
+    def select(self, wanted: Collection[str]) -> tuple[list[FleetView], list[str]]:
+        """The views of the wanted modes, and the notes on what was left out."""
+        if self.failure is not None:
+            return [], [self.failure]
+        chosen = [outcome for mode, outcome in self.types if mode in wanted]
+        views = [o.view for o in chosen if isinstance(o, Offered)]
+        notes = [o.note for o in chosen if isinstance(o, NotOffered)]
+        return views, notes
 
 
 @dataclass(frozen=True)
@@ -413,23 +476,51 @@ class _Points:
     plan: list[PricingPlan | None] = field(default_factory=list)
 
 
-class RentalFleets:
-    """Per worker: turns the store's snapshots into FleetViews, cached per snapshot content.
+@dataclass(frozen=True)
+class _Placed:
+    """A type's candidates after snapping: the points on the network and their snaps."""
 
-    Not thread-safe (one per worker, like the searches). The cache holds one entry per
-    provider present in the last `views` call, keyed by the content hashes of its files and
-    the set of active geofencing zones; entries of providers no longer present are dropped.
+    pickups: _Points
+    dropoffs: _Points
+    docks: list[int]  # free docks per kept drop-off (-1 unknown)
+    pickup_snap: _Snapped
+    dropoff_snap: _Snapped
+    #: how many candidates there were before snapping (to tell "none" from "off the map")
+    n_pickups: int
+    n_dropoffs: int
+
+
+class RentalFleets:
+    """Per worker: turns snapshots into FleetViews, cached per snapshot content, and keeps
+    the current ones ready for requests.
+
+    Two ways in. `refresh(snapshots)` builds every rental mode of the snapshots whose content
+    changed and swaps in an immutable mapping; a background thread calls it
+    (`trips.fleet_refresh.FleetRefresher`). `current(...)`, the request path, reads that
+    mapping: it never builds and never touches a store. `views(snapshots, ...)` builds on
+    demand on the caller's thread (tests, tools, and planning until it moves to `current`).
+
+    Threads. `refresh` and `views` share the build caches and serialize on a lock;
+    `current`, `own_bike` and `broken` take no lock. The build cache holds one entry per
+    provider present in the last `refresh` or `views` call, keyed by the content hashes of
+    its files and the set of active geofencing zones; entries of providers no longer
+    present are dropped.
     """
 
     def __init__(self, net: Network, *, max_snap_m: float | None = None) -> None:
         self._walk_index: StreetIndex = net.walk_index
         self._n_walk_edges = net.streets["walk"].n_edges
         self._max_snap_m = self._walk_index.max_snap_m if max_snap_m is None else max_snap_m
-        self._rides = {p: _RideGraph(net.streets[p]) for p in ("bike", "car") if p in net.streets}
+        self._rides: dict[str, _RideGraph] = {
+            p: _RideGraph(net.streets[p]) for p in ("bike", "car") if p in net.streets
+        }
+        self._lock = threading.Lock()
         self._entries: dict[str, _ProviderEntry] = {}
-        self._zones: OrderedDict[tuple[object, ...], _Compiled] = OrderedDict()
+        self._zones: LRUCache[tuple[object, ...], _Compiled] = LRUCache(maxsize=_ZONE_CACHE_SIZE)
         #: provider id -> (content key, rider note) of its current content that failed
         self._failed: dict[str, tuple[tuple[object, ...], str]] = {}
+        #: what `current` serves: provider id -> its fleets, swapped whole by `refresh`
+        self._current: Mapping[str, _ProviderFleets] = MappingProxyType({})
         #: provider id -> how many of its snapshot contents could not be turned into fleets
         #: (one per content, however many requests met it); kept for the worker's lifetime
         self.failures: dict[str, int] = {}
@@ -446,6 +537,9 @@ class RentalFleets:
         now_s: int | None = None,
     ) -> tuple[list[FleetView], list[str]]:
         """The fleets a query may use, and notes for the rider on what was left out.
+
+        Builds what is not cached yet on the calling thread (waiting for a `refresh` that
+        is building at the time).
 
         Parameters
         ----------
@@ -467,39 +561,80 @@ class RentalFleets:
         rent now, or (docked) no station taking returns, gets a note instead of a view.
         """
         wanted = {m for m in modes if m in RENTAL_MODES}
-        for gone in set(self._entries) - set(snapshots):
-            del self._entries[gone]
-        for gone in set(self._failed) - set(snapshots):
-            del self._failed[gone]
-        notes: list[str] = []
-        if providers is not None:
-            notes.extend(
-                f"no fleet data for provider {pid!r}"
-                for pid in sorted(set(providers) - set(snapshots))
-            )
-        out: list[FleetView] = []
-        if not wanted:
-            return out, notes
         excluded = set(exclude_providers)
-        for pid, snap in snapshots.items():
-            if pid in excluded or (providers is not None and pid not in providers):
-                continue
-            when = now_s if now_s is not None else _snapshot_time(snap)
-            active = _active_mask(snap, when)
-            key = (tuple(sorted((f.name, f.content_sha256) for f in snap.feeds)), active)
-            failed = self._failed.get(pid)
-            if failed is not None and failed[0] == key:
-                notes.append(failed[1])
-                continue
-            self._failed.pop(pid, None)
-            try:
-                built, built_notes = self._provider_views(pid, snap, wanted, active, key)
-            except Exception as exc:  # isolation: no provider's data may fail the request
-                notes.append(self._fail(pid, key, exc))
-                continue
-            out.extend(built)
-            notes.extend(built_notes)
-        return out, notes
+        with self._lock:
+            self._forget_gone(snapshots)
+            built = {
+                pid: self._provider(pid, snap, wanted, now_s)
+                for pid, snap in snapshots.items()
+                if wanted and _chosen(pid, providers, excluded)
+            }
+        return _gather(built, snapshots, wanted, providers, excluded)
+
+    def refresh(self, snapshots: Mapping[str, FleetSnapshot]) -> tuple[str, ...]:
+        """Build every rental mode of `snapshots` and make them what `current` serves.
+
+        Blocking (a changed snapshot costs its build): call it off the request path. Only
+        providers whose content changed are built; the others keep their cached outcome,
+        failures included (one build, one log line, one count per content). Geofencing is
+        judged at each snapshot's own time, as `views` does by default.
+
+        Parameters
+        ----------
+        snapshots
+            provider id -> its current snapshot (the store's fresh snapshots).
+
+        Returns
+        -------
+        The ids of the providers whose content is new since the previous refresh.
+        """
+        with self._lock:
+            self._forget_gone(snapshots)
+            before = self._current
+            ready = {
+                pid: self._provider(pid, snap, RENTAL_MODES, None)
+                for pid, snap in snapshots.items()
+            }
+            self._current = MappingProxyType(ready)
+        return tuple(
+            pid for pid, got in ready.items() if pid not in before or before[pid].key != got.key
+        )
+
+    def current(
+        self,
+        modes: Collection[str],
+        *,
+        providers: Collection[str] | None = None,
+        exclude_providers: Collection[str] = (),
+        now_s: int | None = None,
+    ) -> tuple[list[FleetView], list[str]]:
+        """The prebuilt fleets a query may use, and the notes `views` would give.
+
+        Never builds and never reads a store: it serves what the last `refresh` built
+        (nothing before the first one). A snapshot that went stale since that refresh is
+        left out here, by its timestamps (`providers.store.freshness.is_stale`), exactly as
+        the store's fresh snapshots would leave it out.
+
+        Parameters
+        ----------
+        modes
+            rider-facing modes; only the RENTAL_MODES among them matter here.
+        providers
+            allow-list of provider ids (None: all); an id with no fresh snapshot gets a note.
+        exclude_providers
+            provider ids never used.
+        now_s
+            the request's epoch second, for the staleness check; default: now.
+
+        Returns
+        -------
+        (views in provider order, then vehicle type order; notes), as `views` returns them.
+        """
+        now = int(time.time()) if now_s is None else now_s
+        served = self._current  # one read: a refresh replaces the whole mapping
+        live = {pid: f for pid, f in served.items() if not is_stale(f.snapshot, now)}
+        wanted = {m for m in modes if m in RENTAL_MODES}
+        return _gather(live, live, wanted, providers, set(exclude_providers))
 
     def broken(self) -> dict[str, str]:
         """Provider id -> why its current snapshot cannot be used for planning.
@@ -508,32 +643,68 @@ class RentalFleets:
         """
         return {pid: note for pid, (_, note) in dict(self._failed).items()}
 
-    def _provider_views(
+    def _forget_gone(self, snapshots: Mapping[str, FleetSnapshot]) -> None:
+        """Drop the caches and failures of providers that have no snapshot any more."""
+        for gone in set(self._entries) - set(snapshots):
+            del self._entries[gone]
+        for gone in set(self._failed) - set(snapshots):
+            del self._failed[gone]
+
+    def _provider(
+        self,
+        pid: str,
+        snap: FleetSnapshot,
+        wanted: Collection[str],
+        now_s: int | None,
+    ) -> _ProviderFleets:
+        """One provider's fleets of the wanted modes, inside its own guard (isolation)."""
+        content = tuple(sorted((f.name, f.content_sha256) for f in snap.feeds))
+        try:
+            active = _active_mask(snap, now_s if now_s is not None else _snapshot_time(snap))
+        except Exception as exc:  # isolation: an unreadable zone fails this provider only
+            return self._failed_fleets(pid, snap, (content, None), exc)
+        key = (content, active)
+        failed = self._failed.get(pid)
+        if failed is not None and failed[0] == key:
+            return _ProviderFleets(key, snap, failure=failed[1])
+        self._failed.pop(pid, None)
+        try:
+            types = self._outcomes(pid, snap, wanted, active, key)
+        except Exception as exc:  # isolation: no provider's data may fail the request
+            return self._failed_fleets(pid, snap, key, exc)
+        return _ProviderFleets(key, snap, types)
+
+    def _outcomes(
         self,
         pid: str,
         snap: FleetSnapshot,
         wanted: Collection[str],
         active: tuple[bool, ...],
         key: tuple[object, ...],
-    ) -> tuple[list[FleetView], list[str]]:
-        """One provider's views of the wanted modes (built on first use per content)."""
+    ) -> tuple[tuple[str, TypeOutcome], ...]:
+        """(mode, outcome) of each wanted vehicle type (built on first use per content)."""
         entry = self._entries.get(pid)
         if entry is None or entry.key != key:
             previous = entry.snaps if entry is not None else {}
             entry = self._entries[pid] = _ProviderEntry(key, previous=previous)
-        out: list[FleetView] = []
-        notes: list[str] = []
+        out: list[tuple[str, TypeOutcome]] = []
         for vt in snap.vehicle_types:
-            if rental_mode(vt) not in wanted:
+            mode = rental_mode(vt)
+            if mode not in wanted:
                 continue
-            if vt.id not in entry.views:
-                entry.views[vt.id] = self._build(snap, vt, active, entry)
-            built = entry.views[vt.id]
-            if isinstance(built, FleetView):
-                out.append(built)
-            elif built is not None:
-                notes.append(built)
-        return out, notes
+            outcome = entry.outcomes.get(vt.id)
+            if outcome is None:
+                outcome = entry.outcomes[vt.id] = self._build(snap, vt, active, entry)
+            out.append((mode, outcome))
+        return tuple(out)
+
+    def _failed_fleets(
+        self, pid: str, snap: FleetSnapshot, key: tuple[object, ...], exc: Exception
+    ) -> _ProviderFleets:
+        """The provider left out for content `key` (recorded once per content)."""
+        failed = self._failed.get(pid)
+        note = failed[1] if failed is not None and failed[0] == key else self._fail(pid, key, exc)
+        return _ProviderFleets(key, snap, failure=note)
 
     def _fail(self, pid: str, key: tuple[object, ...], exc: Exception) -> str:
         """Record that provider `pid`'s content `key` cannot be used; the rider's note.
@@ -631,123 +802,75 @@ class RentalFleets:
         vt: VehicleType,
         active: tuple[bool, ...],
         entry: _ProviderEntry,
-    ) -> FleetView | str | None:
-        """One type's view, or a note saying why it is not offered (None: nothing to say)."""
-        mode = rental_mode(vt)
+    ) -> TypeOutcome:
+        """One type's view, or the note saying why it is not offered.
+
+        Raises FleetDataError (or any error a defect meets) when the feed cannot be used;
+        the caller leaves the whole provider out then.
+        """
         label = f"{snap.system.name} ({snap.provider_id}): {vt.name or vt.id}"
-        constraint = vt.return_constraint
-        if constraint == ReturnConstraint.ROUNDTRIP_STATION:
-            return (
+        if vt.return_constraint == ReturnConstraint.ROUNDTRIP_STATION:
+            return NotOffered(
                 f"{label} must be returned to the station it was taken from (round trip); "
                 "not offered for one-way trips"
             )
         profile = _profile(vt)
         ride = self._rides.get(profile)
         if ride is None:
-            return f"{label}: the network has no {profile} street graph"
+            return NotOffered(f"{label}: the network has no {profile} street graph")
         plans = {p.id: p for p in snap.pricing_plans}
         plan = _type_plan(vt, plans, snap)
         docked = _is_docked(snap, vt)
         if docked:
             pickups, dropoffs, docks = self._docked_points(snap, vt, plan)
         else:
-            pickups = self._free_points(snap, vt, plan, plans)
-            dropoffs, docks = _Points(), []
+            pickups, dropoffs, docks = self._free_points(snap, vt, plan, plans), _Points(), []
         compiled = self._compiled(snap, vt, active)
-        zoned = bool(compiled.rules.geoms) or compiled.rules.global_rule is not None
-        if not docked and pickups.lat and zoned:
-            start_ok, _ = compiled.rules.at_points(
-                np.asarray(pickups.lat, dtype=np.float64), np.asarray(pickups.lon, dtype=np.float64)
-            )
-            pickups = _subset(pickups, np.flatnonzero(start_ok))
-        n_pickups, n_dropoffs = len(pickups.lat), len(dropoffs.lat)
+        if not docked:
+            pickups = _startable(pickups, compiled.rules)
+        placed = self._place(pickups, dropoffs, docks, profile, entry)
+        note = self._unplaced_note(label, placed, docked)
+        if note is not None:
+            return NotOffered(note)
+        rules = _ride_rules(ride, compiled, profile)
+        return Offered(_view(snap, vt, plan, docked, placed, rules, ride))
+
+    def _place(
+        self,
+        pickups: _Points,
+        dropoffs: _Points,
+        docks: list[int],
+        profile: str,
+        entry: _ProviderEntry,
+    ) -> _Placed:
+        """Snap the candidates; the ones off this network's streets are dropped."""
         p_snap = self._snap(pickups, profile, entry)
         d_snap = self._snap(dropoffs, profile, entry)
-        pickups = _subset(pickups, p_snap[0])
-        dropoffs = _subset(dropoffs, d_snap[0])
-        docks = [docks[i] for i in d_snap[0]]
+        return _Placed(
+            pickups=_subset(pickups, p_snap[0]),
+            dropoffs=_subset(dropoffs, d_snap[0]),
+            docks=[docks[i] for i in d_snap[0]],
+            pickup_snap=p_snap,
+            dropoff_snap=d_snap,
+            n_pickups=len(pickups.lat),
+            n_dropoffs=len(dropoffs.lat),
+        )
+
+    def _unplaced_note(self, label: str, placed: _Placed, docked: bool) -> str | None:
+        """Why the type has nothing the router can use, or None when it has."""
         off_streets = f"within {self._max_snap_m:.0f} m of this network's streets"
-        if not pickups.lat and n_pickups:
-            return f"{label}: none of its {n_pickups} places to rent lies {off_streets}"
-        if not pickups.lat:
+        if not placed.pickups.lat:
+            if placed.n_pickups:
+                return f"{label}: none of its {placed.n_pickups} places to rent lies {off_streets}"
             return f"{label}: none available to rent now"
-        if docked and not dropoffs.lat and n_dropoffs:
-            return f"{label}: none of its {n_dropoffs} stations taking returns lies {off_streets}"
-        if docked and not dropoffs.lat:
+        if docked and not placed.dropoffs.lat:
+            if placed.n_dropoffs:
+                return (
+                    f"{label}: none of its {placed.n_dropoffs} stations taking returns lies "
+                    f"{off_streets}"
+                )
             return f"{label}: no station can take a vehicle back now"
-        if zoned:
-            rr = compiled.by_profile.get(profile)
-            if rr is None:
-                rr = compiled.by_profile[profile] = ride.apply(compiled.rules)
-        else:
-            rr = _RideRules(ride.all_nodes, ride.base_time_s, ride.no_edges)
-        node_can_end = ride.no_nodes if docked else rr.node_can_end
-        range_m = np.asarray(pickups.range_m, dtype=np.float64)
-        p_lat, p_lon = (np.asarray(a, dtype=np.float64) for a in (pickups.lat, pickups.lon))
-        d_lat, d_lon = (np.asarray(a, dtype=np.float64) for a in (dropoffs.lat, dropoffs.lon))
-        count = np.asarray(pickups.count, dtype=np.int32)
-        docks_arr = np.asarray(docks, dtype=np.int32)
-        arrays = (*p_snap[1:], *d_snap[1:], range_m, p_lat, p_lon, d_lat, d_lon, count, docks_arr)
-        _readonly(*arrays)
-        unlock_s, lock_s = _timing(vt, docked)
-        fleet = RentalFleet(
-            profile=profile,
-            docked=docked,
-            pickup_walk_edge=p_snap[1],
-            pickup_walk_fraction=p_snap[2],
-            pickup_walk_offset_m=p_snap[3],
-            pickup_ride_node=p_snap[4],
-            pickup_ride_offset_m=p_snap[5],
-            pickup_range_m=range_m,
-            dropoff_walk_edge=d_snap[1],
-            dropoff_walk_fraction=d_snap[2],
-            dropoff_walk_offset_m=d_snap[3],
-            dropoff_ride_node=d_snap[4],
-            dropoff_ride_offset_m=d_snap[5],
-            node_can_end=node_can_end,
-            edge_time_s=rr.edge_time_s,
-            edge_blocked=rr.edge_blocked,
-            ride_speed_mps=_hop_speed(vt),
-            unlock_s=unlock_s,
-            lock_s=lock_s,
-            range_margin=RANGE_MARGIN,
-        )
-        g_feed = vt.g_co2_km
-        if g_feed is not None and not (math.isfinite(g_feed) and 0 <= g_feed <= MAX_G_CO2_KM):
-            raise FleetDataError(
-                snap.provider_id,
-                f"vehicle type {vt.vehicle_type_id!r} g_CO2_km",
-                g_feed,
-                f"a finite number in 0..{MAX_G_CO2_KM}",
-            )
-        return FleetView(
-            fleet=fleet,
-            mode=mode,
-            provider_id=snap.provider_id,
-            provider_name=snap.system.name,
-            synthetic=snap.source == "synthetic",
-            vehicle_type=vt,
-            pricing_plan=plan,
-            g_co2_km=float(g_feed) if g_feed is not None else DEFAULT_G_CO2_KM[mode],
-            co2_source="feed" if g_feed is not None else "default",
-            return_constraint=str(constraint) if constraint is not None else None,
-            pickup_lat=p_lat,
-            pickup_lon=p_lon,
-            pickup_vehicle_id=tuple(pickups.vehicle_id),
-            pickup_station_id=tuple(pickups.station_id),
-            pickup_name=tuple(pickups.name),
-            pickup_count=count,
-            pickup_range_m=range_m,
-            pickup_uris=tuple(pickups.uris),
-            pickup_plan=tuple(pickups.plan),
-            dropoff_lat=d_lat,
-            dropoff_lon=d_lon,
-            dropoff_station_id=tuple(s or "" for s in dropoffs.station_id),
-            dropoff_name=tuple(dropoffs.name),
-            dropoff_docks=docks_arr,
-            pickup_rate_per_h=STATION_RENTALS_PER_H if docked else FREE_RENTALS_PER_H[mode],
-            dropoff_rate_per_h=STATION_RETURNS_PER_H,
-        )
+        return None
 
     def _snap(
         self, points: _Points, profile: str, entry: _ProviderEntry
@@ -868,7 +991,6 @@ class RentalFleets:
         key = (snap.provider_id, _geofencing_digest(snap), vt.id, active)
         found = self._zones.get(key)
         if found is not None:
-            self._zones.move_to_end(key)
             return found
         geoms: list[shapely.Geometry] = []
         rules: list[GeofencingRule] = []
@@ -883,13 +1005,154 @@ class RentalFleets:
         compiled = _Compiled(
             _Rules(tuple(geoms), tuple(rules), _matching_rule(snap.geofencing.global_rules, vt.id))
         )
-        self._zones[key] = compiled
-        while len(self._zones) > _ZONE_CACHE_SIZE:
-            self._zones.popitem(last=False)
+        self._zones[key] = compiled  # the least recently used set goes when full
         return compiled
 
 
 # -- helpers -----------------------------------------------------------------------------
+
+
+def _startable(pickups: _Points, rules: _Rules) -> _Points:
+    """The free-floating vehicles standing where geofencing lets a ride start."""
+    if not pickups.lat or not rules.zoned:
+        return pickups
+    start_ok, _ = rules.at_points(
+        np.asarray(pickups.lat, dtype=np.float64), np.asarray(pickups.lon, dtype=np.float64)
+    )
+    return _subset(pickups, np.flatnonzero(start_ok))
+
+
+def _ride_rules(ride: _RideGraph, compiled: _Compiled, profile: str) -> _RideRules:
+    """The ride graph's arrays under the type's geofencing (applied once per profile)."""
+    if not compiled.rules.zoned:
+        return _RideRules(ride.all_nodes, ride.base_time_s, ride.no_edges)
+    rules = compiled.by_profile.get(profile)
+    if rules is None:
+        rules = compiled.by_profile[profile] = ride.apply(compiled.rules)
+    return rules
+
+
+def _co2(snap: FleetSnapshot, vt: VehicleType, mode: str) -> tuple[float, str]:
+    """(g_CO2_km, "feed" | "default"): the feed's figure when it gives a sane one."""
+    g_feed = vt.g_co2_km
+    if g_feed is None:
+        return DEFAULT_G_CO2_KM[mode], "default"
+    if not (math.isfinite(g_feed) and 0 <= g_feed <= MAX_G_CO2_KM):
+        raise FleetDataError(
+            snap.provider_id,
+            f"vehicle type {vt.id!r} g_CO2_km",
+            g_feed,
+            f"a finite number in 0..{MAX_G_CO2_KM}",
+        )
+    return float(g_feed), "feed"
+
+
+def _view(
+    snap: FleetSnapshot,
+    vt: VehicleType,
+    plan: PricingPlan | None,
+    docked: bool,
+    placed: _Placed,
+    rules: _RideRules,
+    ride: _RideGraph,
+) -> FleetView:
+    """The router's fleet and the edge's view of one type, from its snapped points."""
+    mode = rental_mode(vt)
+    pickups, dropoffs = placed.pickups, placed.dropoffs
+    p_snap, d_snap = placed.pickup_snap, placed.dropoff_snap
+    range_m = np.asarray(pickups.range_m, dtype=np.float64)
+    p_lat, p_lon = (np.asarray(a, dtype=np.float64) for a in (pickups.lat, pickups.lon))
+    d_lat, d_lon = (np.asarray(a, dtype=np.float64) for a in (dropoffs.lat, dropoffs.lon))
+    count = np.asarray(pickups.count, dtype=np.int32)
+    docks = np.asarray(placed.docks, dtype=np.int32)
+    _readonly(*p_snap[1:], *d_snap[1:], range_m, p_lat, p_lon, d_lat, d_lon, count, docks)
+    unlock_s, lock_s = _timing(vt, docked)
+    fleet = RentalFleet(
+        profile=_profile(vt),
+        docked=docked,
+        pickup_walk_edge=p_snap[1],
+        pickup_walk_fraction=p_snap[2],
+        pickup_walk_offset_m=p_snap[3],
+        pickup_ride_node=p_snap[4],
+        pickup_ride_offset_m=p_snap[5],
+        pickup_range_m=range_m,
+        dropoff_walk_edge=d_snap[1],
+        dropoff_walk_fraction=d_snap[2],
+        dropoff_walk_offset_m=d_snap[3],
+        dropoff_ride_node=d_snap[4],
+        dropoff_ride_offset_m=d_snap[5],
+        node_can_end=ride.no_nodes if docked else rules.node_can_end,
+        edge_time_s=rules.edge_time_s,
+        edge_blocked=rules.edge_blocked,
+        ride_speed_mps=_hop_speed(vt),
+        unlock_s=unlock_s,
+        lock_s=lock_s,
+        range_margin=RANGE_MARGIN,
+    )
+    g_co2_km, co2_source = _co2(snap, vt, mode)
+    constraint = vt.return_constraint
+    return FleetView(
+        fleet=fleet,
+        mode=mode,
+        provider_id=snap.provider_id,
+        provider_name=snap.system.name,
+        synthetic=snap.source == "synthetic",
+        vehicle_type=vt,
+        pricing_plan=plan,
+        g_co2_km=g_co2_km,
+        co2_source=co2_source,
+        return_constraint=str(constraint) if constraint is not None else None,
+        pickup_lat=p_lat,
+        pickup_lon=p_lon,
+        pickup_vehicle_id=tuple(pickups.vehicle_id),
+        pickup_station_id=tuple(pickups.station_id),
+        pickup_name=tuple(pickups.name),
+        pickup_count=count,
+        pickup_range_m=range_m,
+        pickup_uris=tuple(pickups.uris),
+        pickup_plan=tuple(pickups.plan),
+        dropoff_lat=d_lat,
+        dropoff_lon=d_lon,
+        dropoff_station_id=tuple(s or "" for s in dropoffs.station_id),
+        dropoff_name=tuple(dropoffs.name),
+        dropoff_docks=docks,
+        pickup_rate_per_h=STATION_RENTALS_PER_H if docked else FREE_RENTALS_PER_H[mode],
+        dropoff_rate_per_h=STATION_RETURNS_PER_H,
+    )
+
+
+def _chosen(pid: str, providers: Collection[str] | None, excluded: Collection[str]) -> bool:
+    """Whether a request's provider filters let it use provider `pid`."""
+    return pid not in excluded and (providers is None or pid in providers)
+
+
+def _gather(
+    fleets: Mapping[str, _ProviderFleets],
+    present: Collection[str],
+    wanted: Collection[str],
+    providers: Collection[str] | None,
+    excluded: Collection[str],
+) -> tuple[list[FleetView], list[str]]:
+    """One request's views and notes from the providers' fleets, in provider order.
+
+    `present` are the providers with a usable snapshot: an allow-listed id not among them
+    gets a note first.
+    """
+    notes: list[str] = []
+    if providers is not None:
+        notes.extend(
+            f"no fleet data for provider {pid!r}" for pid in sorted(set(providers) - set(present))
+        )
+    out: list[FleetView] = []
+    if not wanted:
+        return out, notes
+    for pid, provider in fleets.items():
+        if not _chosen(pid, providers, excluded):
+            continue
+        views, more = provider.select(wanted)
+        out.extend(views)
+        notes.extend(more)
+    return out, notes
 
 
 def _snapshot_time(snap: FleetSnapshot) -> int:

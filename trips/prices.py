@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import numpy as np
 
 from pricing.fares import FareLine, FareQuote, FareSystem
@@ -31,8 +32,10 @@ from pricing.policy import Policy
 from pricing.policy_apply import adjust_trip
 from pricing.rental import rental_price
 from pricing.zones import ZoneLayer
-from routing.journey import Journey, Rental
+from routing.journey import Journey, Rental, Ride
+from routing.journey import Leg as RouterLeg
 from trips.fare_facts import RideFactsReader
+from trips.model import ItineraryPrice, LegPrice, MoneyOut, PolicyRef
 
 if TYPE_CHECKING:
     from trips.fleets import FleetView
@@ -41,11 +44,9 @@ if TYPE_CHECKING:
 TRANSIT = "transit"
 
 
-def money_json(m: Money | None) -> dict[str, Any] | None:
-    """Money as the API shows it: exact minor units, the currency, and display text."""
-    if m is None:
-        return None
-    return {"amount_minor": m.amount_minor, "currency": m.currency, "text": m.format()}
+def money_out(m: Money) -> MoneyOut:
+    """Money as a rider sees it: exact minor units, the currency, and display text."""
+    return MoneyOut(amount_minor=m.amount_minor, currency=m.currency, text=m.format())
 
 
 @dataclass(frozen=True)
@@ -128,35 +129,31 @@ class ItineraryPricer:
     def price(
         self,
         journey: Journey,
-        itinerary: dict[str, Any],
+        legs: Sequence[RouterLeg],
         *,
         origin: tuple[float, float],
         destination: tuple[float, float],
         fleets: Sequence[FleetView] = (),
-    ) -> None:
-        """Add `price` to the itinerary and to each of its legs (in place).
+    ) -> tuple[ItineraryPrice, list[LegPrice]]:
+        """The itinerary's price and each leg's, in the order of `legs`.
 
-        `fleets` are the plan's fleets in the order `Rental.fleet` indexes them (the
-        writer's `fleets`); they are needed only when the journey has rentals.
+        `legs` are the router legs of `journey` that are shown (walks of no duration may be
+        left out; rides and rentals never are). `fleets` are the plan's fleets in the order
+        `Rental.fleet` indexes them; they are needed only when the journey has rentals.
         """
-        legs = itinerary["legs"]
-        rides = [leg for leg in legs if "trip_id" in leg]
-        rental_legs = [leg for leg in legs if "rental" in leg]
-        # rentals are never dropped by the writer, so the two lists pair up in order
-        rentals = [self._rental(r, fleets) for r in journey.rentals]
-        for leg, (leg_price, _) in zip(rental_legs, rentals, strict=True):
-            leg["price"] = leg_price
-        rental_parts = [part for _, part in rentals if part is not None]
+        rentals = {id(r): self._rental(r, fleets) for r in legs if isinstance(r, Rental)}
+        rental_parts = [part for _, part in rentals.values() if part is not None]
+        rides = journey.rides
         quote = self.quote(journey) if rides else None
         if rides and (quote is None or quote.total is None):
             why = "this network publishes no fares" if quote is None else quote.reason
-            for leg in legs:
-                if "trip_id" in leg:
-                    leg["price"] = _unknown(why)
-                elif "rental" not in leg:
-                    leg["price"] = _free(self.currency)
-            itinerary["price"] = {**_unknown(why), "policy": None}
-            return
+            unknown = [
+                rentals[id(r)][0] if isinstance(r, Rental)
+                else _unknown(why) if isinstance(r, Ride)
+                else _free(self.currency)
+                for r in legs
+            ]
+            return _unknown_total(why), unknown
         currency = quote.total.currency if quote is not None and quote.total else (
             next((m.currency for m, _ in rental_parts if m is not None), self.currency)
         )
@@ -168,52 +165,58 @@ class ItineraryPricer:
         if policy_reason and rental_parts:
             policy_reason += " (on the transit fare only)"
         parts = share_out(adjustment, [line.amount.amount_minor for line in base_lines])
-        k = 0
-        for leg in legs:
-            if "rental" in leg:
-                continue
-            if "trip_id" not in leg:
-                leg["price"] = _free(currency)
-                continue
-            line = base_lines[k]
-            part = parts[k]
-            k += 1
-            reason = line.reason + (f"; {policy_reason}" if part and policy_reason else "")
-            leg["price"] = {
-                "base": money_json(line.amount),
-                "adjustment": money_json(Money(part, currency)),
-                "final": money_json(Money(line.amount.amount_minor + part, currency)),
-                "fare_id": line.fare_id or None,
-                "reason": reason,
-            }
+        line_of = {id(ride): k for k, ride in enumerate(rides)}
+        prices: list[LegPrice] = []
+        for r in legs:
+            if isinstance(r, Rental):
+                prices.append(rentals[id(r)][0])
+            elif isinstance(r, Ride):
+                k = line_of[id(r)]
+                prices.append(_ride_price(base_lines[k], parts[k], currency, policy_reason))
+            else:
+                prices.append(_free(currency))
+        return self._total(
+            quote, rides, rental_parts, currency, base, adjustment, policy_reason, bool(rentals)
+        ), prices
+
+    def _total(
+        self,
+        quote: FareQuote | None,
+        rides: Sequence[Ride],
+        rental_parts: Sequence[tuple[Money | None, str]],
+        currency: str,
+        base: Money,
+        adjustment: int,
+        policy_reason: str,
+        has_rentals: bool,
+    ) -> ItineraryPrice:
+        """The itinerary total: the transit fare plus the rentals, and the adjustment."""
         unknown = [why for money, why in rental_parts if money is None]
         if unknown:
-            itinerary["price"] = {**_unknown("; ".join(unknown)), "policy": None}
-            return
+            return _unknown_total("; ".join(unknown))
         other = sorted({m.currency for m, _ in rental_parts if m is not None} - {currency})
         if other:
             why = f"rentals are priced in {', '.join(other)}, the rest in {currency}: no total"
-            itinerary["price"] = {**_unknown(why), "policy": None}
-            return
+            return _unknown_total(why)
         base_minor = base.amount_minor + sum(
             m.amount_minor for m, _ in rental_parts if m is not None
         )
         summaries = [quote.reason] if quote is not None and rides else []
         summaries += [why for _, why in rental_parts]
         summary = "; ".join(summaries) or (
-            "your own bike: free" if rentals else "walking only: free"
+            "your own bike: free" if has_rentals else "walking only: free"
         )
-        itinerary["price"] = {
-            "base": money_json(Money(base_minor, currency)),
-            "adjustment": money_json(Money(adjustment, currency)),
-            "final": money_json(Money(base_minor + adjustment, currency)),
-            "reason": summary + (f"; {policy_reason}" if policy_reason else ""),
-            "policy": self._policy_ref(),
-        }
+        return ItineraryPrice(
+            base=money_out(Money(base_minor, currency)),
+            adjustment=money_out(Money(adjustment, currency)),
+            final=money_out(Money(base_minor + adjustment, currency)),
+            reason=summary + (f"; {policy_reason}" if policy_reason else ""),
+            policy=self._policy_ref(),
+        )
 
     def _rental(
         self, leg: Rental, fleets: Sequence[FleetView]
-    ) -> tuple[dict[str, Any], tuple[Money | None, str] | None]:
+    ) -> tuple[LegPrice, tuple[Money | None, str] | None]:
         """(the leg's price, its part of the total: money or None when unknown, and why).
 
         The rider's own bike has no part: it is free and has no currency of its own.
@@ -224,7 +227,7 @@ class ItineraryPricer:
         view = fleets[leg.fleet]
         if view.provider_id is None:
             free = _free(self.currency)
-            return {**free, "reason": "your own bike is free"}, None
+            return msgspec.structs.replace(free, reason="your own bike is free"), None
         name = view.provider_name or view.provider_id
         plan = view.pickup_plan[leg.pickup]
         if plan is None:
@@ -234,13 +237,13 @@ class ItineraryPricer:
             return _unknown(why), (None, why)
         q = rental_price(plan, duration_s=leg.duration_s, distance_m=leg.distance_m)
         zero = Money.zero(q.amount.currency)
-        return {
-            "base": money_json(q.amount),
-            "adjustment": money_json(zero),
-            "final": money_json(q.amount),
-            "fare_id": plan.id,
-            "reason": q.reason,
-        }, (q.amount, f"{name}: {q.reason}")
+        return LegPrice(
+            base=money_out(q.amount),
+            adjustment=money_out(zero),
+            final=money_out(q.amount),
+            fare_id=plan.id,
+            reason=q.reason,
+        ), (q.amount, f"{name}: {q.reason}")
 
     def _policy(
         self,
@@ -271,19 +274,33 @@ class ItineraryPricer:
         change = adj.adjusted.amount_minor - base.amount_minor
         return change, f"policy {active.policy.id} v{active.policy.version}: {adj.reason}"
 
-    def _policy_ref(self) -> dict[str, Any] | None:
+    def _policy_ref(self) -> PolicyRef | None:
         if self.active is None:
             return None
         p = self.active.policy
-        return {"id": p.id, "version": p.version, "name": p.name}
+        return PolicyRef(id=p.id, version=p.version, name=p.name)
 
 
-def _free(currency: str) -> dict[str, Any]:
-    zero = money_json(Money.zero(currency))
-    return {"base": zero, "adjustment": zero, "final": zero, "fare_id": None,
-            "reason": "walking is free"}
+def _ride_price(line: FareLine, part: int, currency: str, policy_reason: str) -> LegPrice:
+    """A ride's fare line with its share `part` of the policy adjustment."""
+    reason = line.reason + (f"; {policy_reason}" if part and policy_reason else "")
+    return LegPrice(
+        base=money_out(line.amount),
+        adjustment=money_out(Money(part, currency)),
+        final=money_out(Money(line.amount.amount_minor + part, currency)),
+        fare_id=line.fare_id or None,
+        reason=reason,
+    )
 
 
-def _unknown(reason: str) -> dict[str, Any]:
-    return {"base": None, "adjustment": None, "final": None, "fare_id": None,
-            "reason": f"price unknown: {reason}"}
+def _free(currency: str) -> LegPrice:
+    zero = money_out(Money.zero(currency))
+    return LegPrice(base=zero, adjustment=zero, final=zero, reason="walking is free")
+
+
+def _unknown(reason: str) -> LegPrice:
+    return LegPrice(base=None, reason=f"price unknown: {reason}")
+
+
+def _unknown_total(reason: str) -> ItineraryPrice:
+    return ItineraryPrice(base=None, reason=f"price unknown: {reason}")

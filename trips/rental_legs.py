@@ -8,14 +8,16 @@ provider, the vehicle, its remaining range, the app links), how likely the vehic
 free dock) still is there when the rider arrives, and the CO2 of the ride.
 
 Prices are not set here: `trips.prices.ItineraryPricer` prices the rental legs
-together with the transit fare, so the itinerary total has one owner.
+together with the transit fare, so the itinerary total has one owner. Every function takes
+`draw`: False makes a cheap draft (straight lines, no street searches) used to price and
+filter the candidates before the few kept ones are drawn in full.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
@@ -29,6 +31,7 @@ from routing.journey import Rental, Spot, SpotKind, StreetWalk
 from routing.planner import DEFAULT_WALK_SPEED_MPS, Plan, Planner
 from routing.streets import Snap, StreetPath
 from trips.co2 import co2_g
+from trips.model import Leg, LineString, Place, RentalInfo, RentalUrisOut, VehicleTypeOut
 
 if TYPE_CHECKING:
     from trips.fleets import FleetView
@@ -108,7 +111,7 @@ def _distinct_rows(rows: np.ndarray) -> np.ndarray:  # pragma: no cover - compil
     return rows[:n]
 
 
-def line(lats: npt.ArrayLike, lons: npt.ArrayLike) -> dict[str, Any]:
+def line(lats: npt.ArrayLike, lons: npt.ArrayLike) -> LineString:
     """A GeoJSON LineString ([lon, lat], 6 decimals) with repeated points dropped.
 
     Rounding can make neighbours equal; a line keeps at least two points so a zero-length
@@ -132,15 +135,20 @@ def line(lats: npt.ArrayLike, lons: npt.ArrayLike) -> dict[str, Any]:
     coords: list[list[float]] = _distinct_rows(rows).tolist()
     if len(coords) == 1:
         coords.append(coords[0])
-    return {"type": "LineString", "coordinates": coords}
+    return LineString(type="LineString", coordinates=coords)  # type: ignore[arg-type]
+
+
+def straight(a: Place, b: Place) -> LineString:
+    """The straight line between two places (drafts, and ends beyond the streets)."""
+    return line(np.array([a.lat, b.lat]), np.array([a.lon, b.lon]))
 
 
 def walk_leg(
     planner: Planner,
     a: Snap | None,
     b: Snap | None,
-    start: dict[str, Any],
-    end: dict[str, Any],
+    start: Place,
+    end: Place,
     *,
     depart_s: int,
     arrive_s: int,
@@ -149,7 +157,7 @@ def walk_leg(
     route: bool = True,
     doorstep: bool = False,
     paths: PathMemo | None = None,
-) -> dict[str, Any]:
+) -> Leg:
     """A WALK leg dict: the walk-graph path between `a` and `b`, else a straight line.
 
     The straight line is for ends beyond the streets (a stop outside the extracts) and for
@@ -180,44 +188,39 @@ def walk_leg(
         )
     elif not route:
         distance = (arrive_s - depart_s) * walk_speed_mps
-        geometry = line(np.array([start["lat"], end["lat"]]), np.array([start["lon"], end["lon"]]))
+        geometry = straight(start, end)
     else:
-        distance = float(haversine_m(start["lat"], start["lon"], end["lat"], end["lon"]))
-        geometry = line(np.array([start["lat"], end["lat"]]), np.array([start["lon"], end["lon"]]))
+        distance = float(haversine_m(start.lat, start.lon, end.lat, end.lon))
+        geometry = straight(start, end)
         estimated = arrive_s > depart_s and distance > 0
-    leg: dict[str, Any] = {
-        "mode": "WALK",
-        "from": start,
-        "to": end,
-        "start": clock(depart_s),
-        "end": clock(arrive_s),
-        "duration_s": arrive_s - depart_s,
-        "distance_m": round(distance, 1),
-        "geometry": geometry,
-        "co2_g": 0,
-    }
-    if estimated:
-        leg["estimated"] = True
-    return leg
+    return Leg(
+        mode="WALK",
+        from_=start,
+        to=end,
+        start=clock(depart_s),
+        end=clock(arrive_s),
+        duration_s=arrive_s - depart_s,
+        distance_m=round(distance, 1),
+        geometry=geometry,
+        co2_g=0,
+        estimated=estimated,
+    )
 
 
-def _uris(view: FleetView, pickup: int) -> dict[str, str | None] | None:
+def _uris(view: FleetView, pickup: int) -> RentalUrisOut | None:
     uris = view.pickup_uris[pickup]
     if uris is None:
         return None
-    return {"android": uris.android, "ios": uris.ios, "web": uris.web}
+    return RentalUrisOut(android=uris.android, ios=uris.ios, web=uris.web)
 
 
-def _vehicle_type(view: FleetView) -> dict[str, Any] | None:
+def _vehicle_type(view: FleetView) -> VehicleTypeOut | None:
     vt = view.vehicle_type
     if vt is None:  # the rider's own bike
         return None
-    return {
-        "id": vt.id,
-        "name": vt.name,
-        "form_factor": str(vt.form_factor),
-        "propulsion": str(vt.propulsion),
-    }
+    return VehicleTypeOut(
+        id=vt.id, name=vt.name, form_factor=str(vt.form_factor), propulsion=str(vt.propulsion)
+    )
 
 
 def _probability(p: float) -> float | None:
@@ -243,9 +246,11 @@ class RentalLegWriter:
     clock
         Service-day seconds -> ISO time with offset (the itinerary writer's clock).
     stop_place
-        Stop index -> its place dict, so a stop reads the same in every leg.
+        Stop index -> its place, so a stop reads the same in every leg.
     walk_speed_mps
         The rider's pace (walk distances do not depend on it; the path does not either).
+    paths
+        The plan's street paths found so far (see `walk_leg`), shared with the writer.
     """
 
     def __init__(
@@ -255,9 +260,8 @@ class RentalLegWriter:
         fleets: Sequence[FleetView],
         *,
         clock: Callable[[int], str],
-        stop_place: Callable[[int], dict[str, Any]],
+        stop_place: Callable[[int], Place],
         walk_speed_mps: float = DEFAULT_WALK_SPEED_MPS,
-        geometry: bool = True,
         paths: PathMemo | None = None,
     ) -> None:
         self.net = network
@@ -266,8 +270,6 @@ class RentalLegWriter:
         self.clock = clock
         self.stop_place = stop_place
         self.walk_speed_mps = walk_speed_mps
-        #: False: draft legs (straight lines, no street searches) for filtering candidates
-        self.geometry = geometry
         #: the plan's street paths found so far (see `walk_leg`)
         self.paths: PathMemo = {} if paths is None else paths
 
@@ -281,37 +283,34 @@ class RentalLegWriter:
         graph = self.net.streets[self._view(spot.fleet).fleet.profile]
         return float(graph.node_lat[spot.index]), float(graph.node_lon[spot.index])
 
-    def place(self, spot: Spot, plan: Plan) -> dict[str, Any]:
+    def place(self, spot: Spot, plan: Plan) -> Place:
         """The rider-facing place of `spot`: name, lat, lon and any stop/station/vehicle id."""
         kind = spot.kind
         if kind == SpotKind.ORIGIN:
-            return {"name": "Origin", "lat": plan.origin.lat, "lon": plan.origin.lon}
+            return Place(name="Origin", lat=plan.origin.lat, lon=plan.origin.lon)
         if kind == SpotKind.DESTINATION:
-            return {"name": "Destination", "lat": plan.destination.lat, "lon": plan.destination.lon}
+            return Place(name="Destination", lat=plan.destination.lat, lon=plan.destination.lon)
         if kind == SpotKind.STOP:
             return self.stop_place(spot.index)
         if kind == SpotKind.PICKUP:
             view, i = self._view(spot.fleet), spot.index
-            place: dict[str, Any] = {
-                "name": view.pickup_name[i],
-                "lat": round(float(view.pickup_lat[i]), 6),
-                "lon": round(float(view.pickup_lon[i]), 6),
-            }
-            if view.pickup_station_id[i] is not None:
-                place["station_id"] = view.pickup_station_id[i]
-            if view.pickup_vehicle_id[i] is not None:
-                place["vehicle_id"] = view.pickup_vehicle_id[i]
-            return place
+            return Place(
+                name=view.pickup_name[i],
+                lat=round(float(view.pickup_lat[i]), 6),
+                lon=round(float(view.pickup_lon[i]), 6),
+                station_id=view.pickup_station_id[i],
+                vehicle_id=view.pickup_vehicle_id[i],
+            )
         if kind == SpotKind.DROPOFF:
             view, j = self._view(spot.fleet), spot.index
-            return {
-                "name": view.dropoff_name[j],
-                "lat": round(float(view.dropoff_lat[j]), 6),
-                "lon": round(float(view.dropoff_lon[j]), 6),
-                "station_id": view.dropoff_station_id[j],
-            }
+            return Place(
+                name=view.dropoff_name[j],
+                lat=round(float(view.dropoff_lat[j]), 6),
+                lon=round(float(view.dropoff_lon[j]), 6),
+                station_id=view.dropoff_station_id[j],
+            )
         lat, lon = self._parked_latlon(spot)
-        return {"name": PARKED_NAME, "lat": round(lat, 6), "lon": round(lon, 6)}
+        return Place(name=PARKED_NAME, lat=round(lat, 6), lon=round(lon, 6))
 
     def snap(self, spot: Spot, plan: Plan) -> Snap | None:
         """Where `spot` sits on the walk graph, or None when it lies beyond the streets."""
@@ -326,29 +325,28 @@ class RentalLegWriter:
             return snaps.snap(spot.index)
         p = self.place(spot, plan)
         try:
-            return self.net.walk_index.snap(p["lat"], p["lon"])
+            return self.net.walk_index.snap(p.lat, p.lon)
         except RoutingError:  # beyond the walk graph: the leg is drawn as a straight line
             return None
 
     # -- legs ------------------------------------------------------------------------------
-    def walk_leg(self, leg: StreetWalk, plan: Plan) -> dict[str, Any]:
+    def walk_leg(self, leg: StreetWalk, plan: Plan, *, draw: bool = True) -> Leg:
         """A walk to or from a vehicle (or any two spots) as a WALK leg on the streets."""
-        draft = not self.geometry
         return walk_leg(
             self.planner,
-            None if draft else self.snap(leg.start, plan),
-            None if draft else self.snap(leg.end, plan),
+            self.snap(leg.start, plan) if draw else None,
+            self.snap(leg.end, plan) if draw else None,
             self.place(leg.start, plan),
             self.place(leg.end, plan),
             depart_s=leg.depart_s,
             arrive_s=leg.arrive_s,
             clock=self.clock,
             walk_speed_mps=self.walk_speed_mps,
-            route=not draft,
+            route=draw,
             paths=self.paths,
         )
 
-    def _ride_geometry(self, leg: Rental, view: FleetView, end: dict[str, Any]) -> dict[str, Any]:
+    def _ride_geometry(self, leg: Rental, view: FleetView, end: Place) -> LineString:
         """Pickup point, then the polylines of the ridden edges, then the end point."""
         graph = self.net.streets[view.fleet.profile]
         ptr = graph.geom_ptr
@@ -357,11 +355,13 @@ class RentalLegWriter:
         for e in leg.edges:
             lats.append(graph.geom_lat[ptr[e] : ptr[e + 1]])
             lons.append(graph.geom_lon[ptr[e] : ptr[e + 1]])
-        lats.append(np.array([end["lat"]], dtype=np.float64))
-        lons.append(np.array([end["lon"]], dtype=np.float64))
+        lats.append(np.array([end.lat], dtype=np.float64))
+        lons.append(np.array([end.lon], dtype=np.float64))
         return line(np.concatenate(lats), np.concatenate(lons))
 
-    def rental_leg(self, leg: Rental, plan: Plan, *, lead_from_s: int) -> dict[str, Any]:
+    def rental_leg(
+        self, leg: Rental, plan: Plan, *, lead_from_s: int, draw: bool = True
+    ) -> Leg:
         """A rental (or own-bike ride) as a leg with its `rental` block and CO2.
 
         `lead_from_s` is the moment availability is judged from (the plan's departure, or
@@ -380,38 +380,36 @@ class RentalLegWriter:
         plan_used = view.pickup_plan[i] if view.pickup_plan[i] is not None else view.pricing_plan
         pickup_lead = max(leg.depart_s - lead_from_s, 0)
         dropoff_lead = max(leg.arrive_s - lead_from_s, 0)
-        rental = {
-            "provider_id": view.provider_id,
-            "provider_name": view.provider_name,
-            "synthetic": view.synthetic,
-            "vehicle_id": view.pickup_vehicle_id[i],
-            "station_id": view.pickup_station_id[i],
-            "dropoff_station_id": end.get("station_id") if docked_end else None,
-            "vehicle_type": _vehicle_type(view),
-            "range_start_m": range_start,
-            "range_end_m": range_end,
-            "rental_start": self.clock(leg.depart_s),
-            "rental_end": self.clock(leg.arrive_s),
-            "pickup_probability": _probability(view.pickup_probability(i, pickup_lead)),
-            "dropoff_probability": _probability(
+        rental = RentalInfo(
+            provider_id=view.provider_id,
+            provider_name=view.provider_name,
+            synthetic=view.synthetic,
+            vehicle_id=view.pickup_vehicle_id[i],
+            station_id=view.pickup_station_id[i],
+            dropoff_station_id=end.station_id if docked_end else None,
+            vehicle_type=_vehicle_type(view),
+            range_start_m=range_start,
+            range_end_m=range_end,
+            rental_start=self.clock(leg.depart_s),
+            rental_end=self.clock(leg.arrive_s),
+            pickup_probability=_probability(view.pickup_probability(i, pickup_lead)),
+            dropoff_probability=_probability(
                 view.dropoff_probability(leg.end.index, dropoff_lead)
             )
             if docked_end
             else None,
-            "rental_uris": _uris(view, i),
-            "pricing_plan_id": plan_used.id if plan_used is not None else None,
-        }
-        return {
-            "mode": view.mode,
-            "from": start,
-            "to": end,
-            "start": self.clock(leg.depart_s),
-            "end": self.clock(leg.arrive_s),
-            "duration_s": leg.duration_s,
-            "distance_m": round(leg.distance_m, 1),
-            "geometry": self._ride_geometry(leg, view, end)
-            if self.geometry
-            else line(np.array([start["lat"], end["lat"]]), np.array([start["lon"], end["lon"]])),
-            "rental": rental,
-            "co2_g": co2_g(view.mode, leg.distance_m, view.g_co2_km),
-        }
+            rental_uris=_uris(view, i),
+            pricing_plan_id=plan_used.id if plan_used is not None else None,
+        )
+        return Leg(
+            mode=view.mode,
+            from_=start,
+            to=end,
+            start=self.clock(leg.depart_s),
+            end=self.clock(leg.arrive_s),
+            duration_s=leg.duration_s,
+            distance_m=round(leg.distance_m, 1),
+            geometry=self._ride_geometry(leg, view, end) if draw else straight(start, end),
+            rental=rental,
+            co2_g=co2_g(view.mode, leg.distance_m, view.g_co2_km),
+        )

@@ -25,6 +25,7 @@ from providers.errors import (
     UnsafeNameError,
     UnsafeUrlError,
 )
+from providers.urlsafety import check_url_syntax
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -54,8 +55,6 @@ def create_provider(body: NewProvider, state: StateDep, _admin: AdminDep) -> dic
     """Register a provider; with `poll_url`, its public GBFS feed is polled."""
     fleets = state.fleets
     if body.poll_url is not None:
-        from providers.urlsafety import check_url_syntax
-
         allow = frozenset(h.lower() for h in state.settings.poll_allow_hosts)
         try:
             check_url_syntax(body.poll_url, allow_hosts=allow)

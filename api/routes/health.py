@@ -47,8 +47,8 @@ def ready(state: StateDep) -> dict[str, Any]:
         },
     }
     body.update(state.fleets.readiness())
-    fleets = state.planning.rental_fleets
-    broken = fleets.broken() if fleets is not None else {}
+    refresher = state.fleets.refresher
+    broken = refresher.fleets.broken() if refresher is not None else {}
     for entry in body["providers"]:  # feeds this worker could not turn into router fleets
         if entry["provider_id"] in broken:
             entry["planning_error"] = broken[entry["provider_id"]]

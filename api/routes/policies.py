@@ -9,7 +9,7 @@ stored.
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import AdminDep
 from api.errors import ApiError, error_responses
 from api.examples import created, responses
+from api.pricing import EvaluationJob, PricingService
 from api.state import AppState, StateDep
 from pricing.errors import PricingError
 from pricing.names import source_name
@@ -119,7 +120,7 @@ def _doc(stored: StoredPolicy) -> dict[str, Any]:
     }
 
 
-def _pricing(state: AppState) -> Any:
+def _pricing(state: AppState) -> PricingService:
     return state.pricing
 
 
@@ -150,7 +151,9 @@ async def create_policy(
     """Store a policy document (YAML or JSON); 201 once it is durably stored."""
     raw = await request.body()
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    fmt = "json" if ctype == "application/json" else "yaml" if "yaml" in ctype else "auto"
+    fmt: Literal["yaml", "json", "auto"] = (
+        "json" if ctype == "application/json" else "yaml" if "yaml" in ctype else "auto"
+    )
     try:
         policy = parse_policy(raw, format=fmt)
     except PolicyError as exc:
@@ -281,7 +284,7 @@ async def evaluate_policy(
     return job.public()
 
 
-def _job(state: AppState, job_id: str) -> Any:
+def _job(state: AppState, job_id: str) -> EvaluationJob:
     job = _pricing(state).jobs.get(job_id)
     if job is None:
         raise ApiError(

@@ -2,7 +2,9 @@
 
 A push is parsed and cross-checked completely before anything is written; the store then
 swaps the provider's fleet atomically. So a bad push changes nothing, and readers see the
-old fleet or the new one, never a mix.
+old fleet or the new one, never a mix. The response waits until the worker that answered has
+rebuilt its fleet views (`Fleets.refreshed`): a plan sent after it sees the pushed vehicles
+on that worker, and on the others within `Settings.fleet_refresh_s`.
 """
 
 from __future__ import annotations
@@ -136,6 +138,8 @@ async def _store(state: AppState, snapshot: FleetSnapshot) -> PushResult:
         await asyncio.to_thread(state.fleets.note_push, snapshot.provider_id)
     except ProviderError:  # the cache check records it within one period anyway
         log.warning("could not record %s's push in the accounts", snapshot.provider_id)
+    # this worker plans with the push before answering; other workers within their period
+    await state.fleets.refreshed()
     received = max((f.received_at_s for f in snapshot.feeds), default=int(time.time()))
     return PushResult(
         provider_id=snapshot.provider_id,

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Path, Query
 
 from api.errors import ApiError
 from api.examples import DEPARTURES, STOPS, responses
-from api.planning import resolve_time
 from api.schemas import (
     DeparturesQuery,
     DeparturesResponse,
@@ -60,7 +59,7 @@ def departures(
         raise ApiError(404, "unknown_stop", f"no stop with id {stop_id!r}", field="stop_id")
     when = q.at or dt.datetime.now(state.network.timezone)
     # a date outside the feed is a 422 naming the valid dates
-    resolved = resolve_time(state.network, when)
+    resolved = state.planning.service.resolve(when)
     return next_departures(
         state.network, stop, resolved, limit=q.limit, horizon_s=q.horizon_min * 60
     )

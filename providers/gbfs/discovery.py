@@ -151,19 +151,10 @@ def parse_discovery(raw: bytes, *, language: str | None = None) -> Discovery:
         and isinstance(probe.get("data"), dict)
         and "datasets" in probe["data"]
     )
-    file = "manifest" if is_manifest else "gbfs"
-    loc = Loc(file)
+    loc = Loc("manifest" if is_manifest else "gbfs")
     doc = as_object(probe, loc)
     dialect = Dialect(detect_version(doc, loc))
-    check_fields(doc, ENVELOPE, loc, tolerant=dialect.legacy)
-    for key in ("last_updated", "ttl", "data"):
-        if key not in doc:
-            raise loc.at(key).error(f"missing required field {key!r}")
-    read_last_updated(
-        doc["last_updated"], loc.at("last_updated"), v3=dialect.v3, received_at_s=None
-    )
-    read_ttl(doc["ttl"], loc.at("ttl"))
-    data = as_object(doc["data"], loc.at("data"))
+    data = _checked_data(doc, loc, dialect)
     if is_manifest:
         if not dialect.v3:
             raise loc.at("version").error("manifest.json exists only in GBFS 3.0")
@@ -174,20 +165,37 @@ def parse_discovery(raw: bytes, *, language: str | None = None) -> Discovery:
             raise loc.at("data").at("feeds").error("missing required field 'feeds'")
         feeds_loc = loc.at("data").at("feeds")
         return Discovery(dialect.version, _feed_list(data["feeds"], feeds_loc, dialect))
+    return Discovery(dialect.version, _language_feeds(data, loc.at("data"), dialect, language))
+
+
+def _checked_data(doc: Mapping[str, Any], loc: Loc, dialect: Dialect) -> Mapping[str, Any]:
+    """The envelope's `data`, once `last_updated`, `ttl` and the field names are checked."""
+    check_fields(doc, ENVELOPE, loc, tolerant=dialect.legacy)
+    for key in ("last_updated", "ttl", "data"):
+        if key not in doc:
+            raise loc.at(key).error(f"missing required field {key!r}")
+    read_last_updated(
+        doc["last_updated"], loc.at("last_updated"), v3=dialect.v3, received_at_s=None
+    )
+    read_ttl(doc["ttl"], loc.at("ttl"))
+    return as_object(doc["data"], loc.at("data"))
+
+
+def _language_feeds(
+    data: Mapping[str, Any], loc: Loc, dialect: Dialect, language: str | None
+) -> dict[str, str]:
+    """1.x/2.x: the feed list of `language` (default `en` when published, else the first)."""
     if not data:
-        raise loc.at("data").error("expected at least one language with a feed list")
+        raise loc.error("expected at least one language with a feed list")
     if language is not None:
         if language not in data:
-            raise loc.at("data").error(
-                f"no feed list for language {language!r}; published: {', '.join(data)}"
-            )
+            raise loc.error(f"no feed list for language {language!r}; published: {', '.join(data)}")
         chosen = language
     else:
         chosen = "en" if "en" in data else next(iter(data))
-    l_loc = loc.at("data").at(chosen)
+    l_loc = loc.at(chosen)
     per_language = as_object(data[chosen], l_loc)
     check_fields(per_language, {"feeds"}, l_loc, tolerant=dialect.legacy)
     if "feeds" not in per_language:
         raise l_loc.at("feeds").error("missing required field 'feeds'")
-    feeds = _feed_list(per_language["feeds"], l_loc.at("feeds"), dialect)
-    return Discovery(dialect.version, feeds)
+    return _feed_list(per_language["feeds"], l_loc.at("feeds"), dialect)

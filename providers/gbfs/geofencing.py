@@ -175,6 +175,24 @@ def parse_geofencing(
     """The zones (in file order = precedence) and 3.0 global rules of one file."""
     family = "2" if dialect.legacy else dialect.family
     check_fields(data, data_fields("geofencing_zones", family), loc)
+    features, features_loc = _features(data, loc)
+    budget = [MAX_VERTICES]
+    refs: list[tuple[Loc, str]] = []
+    zones: list[GeofencingZone] = []
+    for i, item in enumerate(features):
+        zone = _zone(item, features_loc.at(i), dialect, refs, budget)
+        if zone is not None:
+            zones.append(zone)
+    global_rules: tuple[GeofencingRule, ...] = ()
+    if dialect.v3:
+        if "global_rules" not in data:
+            raise loc.at("global_rules").error("missing required field 'global_rules' (3.0)")
+        global_rules = _rules(data["global_rules"], loc.at("global_rules"), dialect, refs)
+    return Geofencing(zones=tuple(zones), global_rules=global_rules), tuple(refs)
+
+
+def _features(data: Mapping[str, Any], loc: Loc) -> tuple[list[Any], Loc]:
+    """The features of the file's FeatureCollection, and where they are."""
     if "geofencing_zones" not in data:
         raise loc.at("geofencing_zones").error("missing required field 'geofencing_zones'")
     fc_loc = loc.at("geofencing_zones")
@@ -184,55 +202,47 @@ def parse_geofencing(
         raise fc_loc.at("type").error(f"expected 'FeatureCollection', got {collection['type']!r}")
     if "features" not in collection:
         raise fc_loc.at("features").error("missing required field 'features'")
-    budget = [MAX_VERTICES]
-    refs: list[tuple[Loc, str]] = []
-    zones: list[GeofencingZone] = []
-    for i, item in enumerate(as_array(collection["features"], fc_loc.at("features"))):
-        f_loc = fc_loc.at("features").at(i)
-        feature = as_object(item, f_loc)
-        check_fields(feature, FEATURE, f_loc)
-        if get_str(feature, "type", f_loc) != "Feature":
-            raise f_loc.at("type").error(f"expected 'Feature', got {feature['type']!r}")
-        if "geometry" not in feature:
-            raise f_loc.at("geometry").error("missing required field 'geometry'")
-        if "properties" not in feature:
-            raise f_loc.at("properties").error("missing required field 'properties'")
-        p_loc = f_loc.at("properties")
-        props = as_object(feature["properties"], p_loc)
-        check_fields(props, ZONE_PROPERTIES, p_loc)
-        if feature["geometry"] is None:
-            # RFC 7946 3.2: an unlocated feature. It covers no area, so no rule of it can
-            # apply anywhere; Check's real 3.0 Almere feed has two. Kept out, logged.
-            _rules(props.get("rules", []), p_loc.at("rules"), dialect, refs)  # still checked
-            logger.warning("geofencing zone %s has null geometry; skipped", f_loc.path)
-            continue
-        geometry = parse_geometry(feature["geometry"], f_loc.at("geometry"), budget)
-        start_s = (
-            read_timestamp(props["start"], p_loc.at("start"), v3=dialect.v3)
-            if "start" in props
-            else None
-        )
-        end_s = (
-            read_timestamp(props["end"], p_loc.at("end"), v3=dialect.v3) if "end" in props else None
-        )
-        if start_s is not None and end_s is not None and end_s < start_s:
-            raise p_loc.at("end").error(f"zone ends ({end_s}) before it starts ({start_s})")
-        rules = _rules(props.get("rules", []), p_loc.at("rules"), dialect, refs)
-        zones.append(
-            GeofencingZone(
-                geometry=geometry,
-                rules=rules,
-                name=get_text(props, "name", p_loc, localized=dialect.v3, required=False),
-                start_s=start_s,
-                end_s=end_s,
-            )
-        )
-    global_rules: tuple[GeofencingRule, ...] = ()
-    if dialect.v3:
-        if "global_rules" not in data:
-            raise loc.at("global_rules").error("missing required field 'global_rules' (3.0)")
-        global_rules = _rules(data["global_rules"], loc.at("global_rules"), dialect, refs)
-    return Geofencing(zones=tuple(zones), global_rules=global_rules), tuple(refs)
+    features_loc = fc_loc.at("features")
+    return as_array(collection["features"], features_loc), features_loc
+
+
+def _zone(
+    item: object, f_loc: Loc, dialect: Dialect, refs: list[tuple[Loc, str]], budget: list[int]
+) -> GeofencingZone | None:
+    """One feature as a zone; None for a feature without geometry (its rules still checked)."""
+    feature = as_object(item, f_loc)
+    check_fields(feature, FEATURE, f_loc)
+    if get_str(feature, "type", f_loc) != "Feature":
+        raise f_loc.at("type").error(f"expected 'Feature', got {feature['type']!r}")
+    for key in ("geometry", "properties"):
+        if key not in feature:
+            raise f_loc.at(key).error(f"missing required field {key!r}")
+    p_loc = f_loc.at("properties")
+    props = as_object(feature["properties"], p_loc)
+    check_fields(props, ZONE_PROPERTIES, p_loc)
+    if feature["geometry"] is None:
+        # RFC 7946 3.2: an unlocated feature. It covers no area, so no rule of it can
+        # apply anywhere; Check's real 3.0 Almere feed has two. Kept out, logged.
+        _rules(props.get("rules", []), p_loc.at("rules"), dialect, refs)  # still checked
+        logger.warning("geofencing zone %s has null geometry; skipped", f_loc.path)
+        return None
+    geometry = parse_geometry(feature["geometry"], f_loc.at("geometry"), budget)
+    start_s = _zone_time(props, "start", p_loc, dialect)
+    end_s = _zone_time(props, "end", p_loc, dialect)
+    if start_s is not None and end_s is not None and end_s < start_s:
+        raise p_loc.at("end").error(f"zone ends ({end_s}) before it starts ({start_s})")
+    return GeofencingZone(
+        geometry=geometry,
+        rules=_rules(props.get("rules", []), p_loc.at("rules"), dialect, refs),
+        name=get_text(props, "name", p_loc, localized=dialect.v3, required=False),
+        start_s=start_s,
+        end_s=end_s,
+    )
+
+
+def _zone_time(props: Mapping[str, Any], key: str, p_loc: Loc, dialect: Dialect) -> int | None:
+    """A zone's optional `start` or `end` as epoch seconds."""
+    return read_timestamp(props[key], p_loc.at(key), v3=dialect.v3) if key in props else None
 
 
 def rule_type_refs(geofencing: Geofencing, dialect: Dialect) -> TypeRefs:

@@ -47,7 +47,7 @@ import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypedDict
 
 from providers.errors import FeedError, OutsideServiceAreaError
 from providers.gbfs.envelope import Dialect, Envelope, read_envelope
@@ -136,6 +136,20 @@ class _Parts:
         return "vehicle_status" if self.dialect.v3 else "free_bike_status"
 
 
+class _PartValues(TypedDict, total=False):
+    """The `_Parts` fields one file fills (what `_read_part` returns)."""
+
+    system: SystemInfo
+    vehicle_types: tuple[VehicleType, ...]
+    plans: tuple[PricingPlan, ...]
+    stations: tuple[Station, ...]
+    station_status: tuple[StationStatus, ...]
+    vehicles: tuple[Vehicle, ...]
+    geofencing: Geofencing
+    geofencing_refs: TypeRefs
+    outside_station_ids: tuple[str, ...]
+
+
 def _check_file_name(name: object) -> str:
     if not isinstance(name, str) or name not in GBFS_FILES:
         shown = name[:40] if isinstance(name, str) else repr(name)[:40]
@@ -157,7 +171,7 @@ def _check_file_in_version(name: str, dialect: Dialect) -> None:
         )
 
 
-def _read_part(env: Envelope, received_at_s: int, notes: Notes) -> dict[str, object]:
+def _read_part(env: Envelope, received_at_s: int, notes: Notes) -> _PartValues:
     """Parse one file's data into the `_Parts` fields it fills (warnings into `notes`)."""
     loc = Loc(env.name, "/data", notes)
     dialect = env.dialect
@@ -496,7 +510,7 @@ def parse_feed(
     for name in envelopes:
         _check_file_in_version(name, dialect)
     notes = Notes()
-    values: dict[str, object] = {}
+    values: _PartValues = {}
     for env in envelopes.values():
         values.update(_read_part(env, received_at_s, notes))
     system = values.pop("system")
@@ -507,7 +521,7 @@ def parse_feed(
         feeds={name: _freshness(env, received_at_s) for name, env in envelopes.items()},
         notes=notes,
     )
-    parts = dataclasses.replace(parts, **values)  # type: ignore[arg-type]
+    parts = dataclasses.replace(parts, **values)
     return _assemble(parts, provider_id, source, area)
 
 
@@ -564,7 +578,7 @@ def merge_file(
         )
     parts = dataclasses.replace(
         parts, feeds={**parts.feeds, name: _freshness(env, received_at_s)}, **values
-    )  # type: ignore[arg-type]
+    )
     try:
         return _assemble(parts, snapshot.provider_id, snapshot.source, area)
     except FeedError as exc:

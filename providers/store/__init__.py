@@ -15,10 +15,10 @@ from providers.store.base import (
     NearbyStation,
     NearbyVehicle,
 )
-from providers.store.breaker import BreakerState, CircuitBreaker
 from providers.store.freshness import STALE_AFTER_S, FileStatus, ProviderStatus
 from providers.store.memory import MemoryStore
 from providers.store.redis_store import RedisStore
+from storage.breaker import BreakerState, CircuitBreaker
 
 __all__ = [
     "MAX_LIMIT",

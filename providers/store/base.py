@@ -55,7 +55,7 @@ def check_nearby_query(
     Any real number is accepted (numpy scalars included) and converted, because Redis
     clients encode a float by its repr and `np.float64(60.1)` is not a number to Redis.
     """
-    checked = []
+    checked: list[float] = []
     for name, value, low, high in (
         ("lat", lat, -90.0, 90.0),
         ("lon", lon, -180.0, 180.0),

@@ -33,7 +33,8 @@ def haversine_m(lat1: float, lon1: float, lat2: np.ndarray, lon2: np.ndarray) ->
     dlat = p2 - p1
     dlon = np.radians(lon2) - math.radians(lon1)
     a = np.sin(dlat / 2) ** 2 + math.cos(p1) * np.cos(p2) * np.sin(dlon / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+    distance_m: np.ndarray = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+    return distance_m
 
 
 def _unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:

@@ -40,7 +40,7 @@ from typing import Any
 
 import redis
 
-from providers.errors import UnknownProviderError
+from providers.errors import StoreUnavailableError, UnknownProviderError
 from providers.model import FleetSnapshot
 from providers.store.base import (
     AvailabilityStore,
@@ -48,7 +48,6 @@ from providers.store.base import (
     NearbyVehicle,
     check_nearby_query,
 )
-from providers.store.breaker import CircuitBreaker
 from providers.store.codec import CodecError, decode_snapshot
 from providers.store.freshness import ProviderStatus, provider_status
 from providers.store.indexed import (
@@ -61,7 +60,8 @@ from providers.store.indexed import (
 )
 from providers.store.keys import DEFAULT_NAMESPACE, PROVIDER_ID_RE, Keys
 from providers.store.validate import encode_valid
-from storage.redis_conn import BackendUnavailableError, guarded, make_client
+from storage.breaker import CircuitBreaker
+from storage.redis_conn import BackendUnavailableError, guarded, make_client, watch
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ class RedisStore(AvailabilityStore):
             guarded(self.breaker, "put_snapshot", lambda: self._write_version(entry, blob))
             generation = guarded(self.breaker, "put_snapshot", lambda: self._swap(entry))
         except BackendUnavailableError as e:
-            raise e.public() from e
+            raise StoreUnavailableError(e.reason, e.retry_after_s) from e
         with self._state_lock:
             st = self._state
             entries = {**st.entries, entry.provider_id: entry}
@@ -150,7 +150,7 @@ class RedisStore(AvailabilityStore):
         for _ in range(_MAX_SWAP_ATTEMPTS):
             with self._client.pipeline(transaction=True) as pipe:
                 try:
-                    pipe.watch(current_key)
+                    watch(pipe, current_key)
                     old = _text(pipe.get(current_key))
                     pipe.multi()
                     pipe.set(current_key, ver)
@@ -182,7 +182,7 @@ class RedisStore(AvailabilityStore):
         try:
             generation = guarded(self.breaker, "delete_provider", lambda: self._delete(provider_id))
         except BackendUnavailableError as e:
-            raise e.public() from e
+            raise StoreUnavailableError(e.reason, e.retry_after_s) from e
         with self._state_lock:
             st = self._state
             entries = {p: e for p, e in st.entries.items() if p != provider_id}
@@ -193,7 +193,7 @@ class RedisStore(AvailabilityStore):
         for _ in range(_MAX_SWAP_ATTEMPTS):
             with self._client.pipeline(transaction=True) as pipe:
                 try:
-                    pipe.watch(current_key)
+                    watch(pipe, current_key)
                     old = _text(pipe.get(current_key))
                     if old is None:
                         raise UnknownProviderError(provider_id)
@@ -389,7 +389,7 @@ class RedisStore(AvailabilityStore):
         try:
             shas = guarded(self.breaker, "digest", self._blob_shas)
         except BackendUnavailableError as e:
-            raise e.public() from e
+            raise StoreUnavailableError(e.reason, e.retry_after_s) from e
         return digest_of(shas)
 
     def _blob_shas(self) -> dict[str, str]:
@@ -422,7 +422,7 @@ class RedisStore(AvailabilityStore):
         try:
             return guarded(self.breaker, "epoch", read_or_create)
         except BackendUnavailableError as e:
-            raise e.public() from e
+            raise StoreUnavailableError(e.reason, e.retry_after_s) from e
 
     def ping(self) -> bool:
         """True when Redis answers PING (through the breaker: fails fast while open)."""

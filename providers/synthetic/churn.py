@@ -178,12 +178,12 @@ def _churn_docked(status: list[dict[str, Any]], rng: np.random.Generator, now_s:
     docks -= back
     # bikes that found no returning station go back where they came from (docks are free)
     leftover = int(rented.sum()) - placed
-    for i in np.flatnonzero(rented):
+    for origin in np.flatnonzero(rented):
         if leftover == 0:
             break
-        k = min(leftover, int(rented[i]))
-        avail[i] += k
-        docks[i] -= k
+        k = min(leftover, int(rented[origin]))
+        avail[origin] += k
+        docks[origin] -= k
         leftover -= k
 
     fixed = rng.binomial(broken, BIKE_REPAIR_P)
@@ -268,6 +268,7 @@ def _churn_free(
     now_s: int,
     nodes: StreetNodes | None,
 ) -> list[dict[str, Any]]:
+    """One round of every free-floating vehicle, type by type (ids stay unique across types)."""
     taken = {v["vehicle_id"] for v in vehicles}
     out: list[dict[str, Any]] = []
     by_type: dict[str, list[dict[str, Any]]] = {}
@@ -276,62 +277,112 @@ def _churn_free(
     for type_id, group in by_type.items():
         vtype = types.get(type_id, {})
         is_car = vtype.get("form_factor") == "car"
-        motion = _CAR if is_car else _LIGHT
-        max_range_m = float(vtype.get("max_range_meters", scooters.MAX_RANGE_M))
         banned = geofences.no_parking_polygons(zones, type_id)
         spots = _Spots.build(group, is_car=is_car, banned=banned, nodes=nodes)
         if spots is None:
             out += group
             continue
-        kept: list[dict[str, Any]] = []
-        collected = 0
-        for v in group:
-            range_m = float(v.get("current_range_meters", max_range_m))
-            if range_m < motion.collect_below_m and rng.random() < motion.collect_p:
-                collected += 1
-                continue
-            if v["is_reserved"]:
-                if rng.random() < RELEASE_P:
-                    v["is_reserved"] = False
-                    v["last_reported"] = rfc3339(now_s)
-            elif v["is_disabled"]:
-                if rng.random() < REPAIR_P:
-                    v["is_disabled"] = False
-                    v["last_reported"] = rfc3339(now_s)
-            elif rng.random() < motion.ride_p:
-                _ride(v, motion, max_range_m, spots, rng, now_s, taken)
-            elif rng.random() < RESERVE_P:
-                v["is_reserved"] = True
-                v["last_reported"] = rfc3339(now_s)
-            elif rng.random() < BREAK_P:
-                v["is_disabled"] = True
-                v["last_reported"] = rfc3339(now_s)
-            if now_s - parse_rfc3339(v["last_reported"]) > STALE_REPORT_S:
-                v["last_reported"] = rfc3339(now_s)
-            kept.append(v)
-        if collected:
-            idx = weighted_choice(rng, centre_weights(spots.lat, spots.lon), collected)
-            lat, lon = spots.put(rng, idx)
-            ids = random_ids(rng, collected, taken)
-            taken.update(ids)
-            for k in range(collected):
-                full = round(max_range_m * rng.uniform(0.9, 1.0))
-                kept.append(
-                    {
-                        **({"vehicle_equipment": list(carshare.EQUIPMENT)} if is_car else {}),
-                        "vehicle_id": ids[k],
-                        "lat": float(lat[k]),
-                        "lon": float(lon[k]),
-                        "is_reserved": False,
-                        "is_disabled": False,
-                        "vehicle_type_id": type_id,
-                        "last_reported": rfc3339(now_s),
-                        "current_range_meters": full,
-                        "current_fuel_percent": round(full / max_range_m, 2),
-                    }
-                )
-        out += kept
+        fleet = _FreeType(
+            type_id=type_id,
+            is_car=is_car,
+            motion=_CAR if is_car else _LIGHT,
+            max_range_m=float(vtype.get("max_range_meters", scooters.MAX_RANGE_M)),
+            spots=spots,
+        )
+        out += _churn_free_type(group, fleet, rng, now_s, taken)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class _FreeType:
+    """One free-floating vehicle type: how it moves and where it may be put."""
+
+    type_id: str
+    is_car: bool
+    motion: _Motion
+    max_range_m: float
+    spots: _Spots
+
+
+def _churn_free_type(
+    group: list[dict[str, Any]],
+    fleet: _FreeType,
+    rng: np.random.Generator,
+    now_s: int,
+    taken: set[str],
+) -> list[dict[str, Any]]:
+    """One round of the vehicles of one type; nearly flat ones are swapped for charged ones."""
+    kept: list[dict[str, Any]] = []
+    collected = 0
+    for v in group:
+        range_m = float(v.get("current_range_meters", fleet.max_range_m))
+        if range_m < fleet.motion.collect_below_m and rng.random() < fleet.motion.collect_p:
+            collected += 1
+            continue
+        _step_free(v, fleet, rng, now_s, taken)
+        kept.append(v)
+    if collected:
+        kept += _deploy_charged(fleet, collected, rng, now_s, taken)
+    return kept
+
+
+def _step_free(
+    v: dict[str, Any], fleet: _FreeType, rng: np.random.Generator, now_s: int, taken: set[str]
+) -> None:
+    """At most one change to one vehicle: released, repaired, ridden, reserved or broken."""
+    if v["is_reserved"]:
+        if rng.random() < RELEASE_P:
+            _set(v, "is_reserved", False, now_s)
+    elif v["is_disabled"]:
+        if rng.random() < REPAIR_P:
+            _set(v, "is_disabled", False, now_s)
+    elif rng.random() < fleet.motion.ride_p:
+        _ride(v, fleet.motion, fleet.max_range_m, fleet.spots, rng, now_s, taken)
+    elif rng.random() < RESERVE_P:
+        _set(v, "is_reserved", True, now_s)
+    elif rng.random() < BREAK_P:
+        _set(v, "is_disabled", True, now_s)
+    _report_if_stale(v, now_s)
+
+
+def _deploy_charged(
+    fleet: _FreeType, count: int, rng: np.random.Generator, now_s: int, taken: set[str]
+) -> list[dict[str, Any]]:
+    """`count` fully charged vehicles with fresh ids, put down near the centre."""
+    idx = weighted_choice(rng, centre_weights(fleet.spots.lat, fleet.spots.lon), count)
+    lat, lon = fleet.spots.put(rng, idx)
+    ids = random_ids(rng, count, taken)
+    taken.update(ids)
+    deployed: list[dict[str, Any]] = []
+    for k in range(count):
+        full = round(fleet.max_range_m * rng.uniform(0.9, 1.0))
+        deployed.append(
+            {
+                **({"vehicle_equipment": list(carshare.EQUIPMENT)} if fleet.is_car else {}),
+                "vehicle_id": ids[k],
+                "lat": float(lat[k]),
+                "lon": float(lon[k]),
+                "is_reserved": False,
+                "is_disabled": False,
+                "vehicle_type_id": fleet.type_id,
+                "last_reported": rfc3339(now_s),
+                "current_range_meters": full,
+                "current_fuel_percent": round(full / fleet.max_range_m, 2),
+            }
+        )
+    return deployed
+
+
+def _set(v: dict[str, Any], flag: str, value: bool, now_s: int) -> None:
+    """Change one status flag of a vehicle; a change is reported at once."""
+    v[flag] = value
+    v["last_reported"] = rfc3339(now_s)
+
+
+def _report_if_stale(v: dict[str, Any], now_s: int) -> None:
+    """A parked vehicle reports at least every `STALE_REPORT_S`, changed or not."""
+    if now_s - parse_rfc3339(v["last_reported"]) > STALE_REPORT_S:
+        v["last_reported"] = rfc3339(now_s)
 
 
 def _ride(
@@ -377,23 +428,7 @@ def _churn_station_cars(
     now_s: int,
 ) -> list[dict[str, Any]]:
     """Round trips leave; returning cars fill free bays of their (new) home station."""
-    kept: list[dict[str, Any]] = []
-    for v in parked:
-        if v["is_reserved"]:
-            if rng.random() < RELEASE_P:
-                continue  # the reservation turned into a round trip
-        elif v["is_disabled"]:
-            if rng.random() < REPAIR_P:
-                v["is_disabled"] = False
-                v["last_reported"] = rfc3339(now_s)
-        elif rng.random() < STATION_CAR_RENT_P:
-            continue
-        elif rng.random() < RESERVE_P:
-            v["is_reserved"] = True
-            v["last_reported"] = rfc3339(now_s)
-        if now_s - parse_rfc3339(v["last_reported"]) > STALE_REPORT_S:
-            v["last_reported"] = rfc3339(now_s)
-        kept.append(v)
+    kept = [v for v in parked if _station_car_stays(v, rng, now_s)]
     station_type = next(
         (
             tid
@@ -404,6 +439,35 @@ def _churn_station_cars(
     )
     if station_type is None or not stations:
         return kept
+    taken = {v["vehicle_id"] for v in parked}
+    return kept + _returning_cars(kept, stations, station_type, rng, now_s, taken)
+
+
+def _station_car_stays(v: dict[str, Any], rng: np.random.Generator, now_s: int) -> bool:
+    """One round of one parked car: False when it leaves on a round trip."""
+    if v["is_reserved"]:
+        if rng.random() < RELEASE_P:
+            return False  # the reservation turned into a round trip
+    elif v["is_disabled"]:
+        if rng.random() < REPAIR_P:
+            _set(v, "is_disabled", False, now_s)
+    elif rng.random() < STATION_CAR_RENT_P:
+        return False
+    elif rng.random() < RESERVE_P:
+        _set(v, "is_reserved", True, now_s)
+    _report_if_stale(v, now_s)
+    return True
+
+
+def _returning_cars(
+    kept: list[dict[str, Any]],
+    stations: list[dict[str, Any]],
+    station_type: str,
+    rng: np.random.Generator,
+    now_s: int,
+    taken: set[str],
+) -> list[dict[str, Any]]:
+    """Cars back from round trips, in the bays the `kept` cars leave free."""
     used = np.zeros(len(stations), dtype=np.int64)
     index = {s["station_id"]: i for i, s in enumerate(stations)}
     for v in kept:
@@ -411,7 +475,7 @@ def _churn_station_cars(
             used[index[v["station_id"]]] += 1
     free = np.maximum(0, np.array([s.get("capacity", 0) for s in stations]) - used)
     back = rng.binomial(free, STATION_CAR_RETURN_P)
-    taken = {v["vehicle_id"] for v in parked}
+    returned: list[dict[str, Any]] = []
     for i in np.flatnonzero(back):
         for vid in random_ids(rng, int(back[i]), taken):
             taken.add(vid)
@@ -420,5 +484,5 @@ def _churn_station_cars(
             )
             car["vehicle_type_id"] = station_type
             car["is_reserved"] = car["is_disabled"] = False
-            kept.append(car)
-    return kept
+            returned.append(car)
+    return returned

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from network.embedded import data_dir
+from providers.errors import NoStreetGraphError
 from providers.synthetic import carshare, citybikes, scooters
 from providers.synthetic._common import Nodes
 
@@ -82,8 +84,6 @@ def synthetic_fleets(
 
 def embedded_synthetic_fleets(network: Network, *, now_s: int, seed: int = DEFAULT_SEED) -> Feeds:
     """`synthetic_fleets` for the embedded city: the data dir's register, the network's graphs."""
-    from network.embedded import data_dir
-
     return synthetic_fleets(
         stations_csv=data_dir() / "helsinki" / "citybike-stations-2021.csv",
         walk_nodes=street_nodes(network, "walk"),
@@ -94,11 +94,8 @@ def embedded_synthetic_fleets(network: Network, *, now_s: int, seed: int = DEFAU
 
 
 def street_nodes(network: Network, profile: str) -> Nodes:
-    """(latitude, longitude) of one profile's street nodes, with a clear error if it is missing."""
+    """(latitude, longitude) of one profile's street nodes (NoStreetGraphError if missing)."""
     graph = network.streets.get(profile)
     if graph is None:
-        raise ValueError(
-            f"network has no {profile!r} street graph (profiles: {sorted(network.streets)}); "
-            "synthetic fleets need OSM streets"
-        )
+        raise NoStreetGraphError(profile, sorted(network.streets))
     return graph.node_lat, graph.node_lon
