@@ -498,3 +498,16 @@ def test_valid_feed_v23_in_oslo_is_refused_by_the_area_not_by_its_content():
     with pytest.raises(OutsideServiceAreaError):
         parse(valid_feed_v23())
     assert parse(valid_feed_v23(), area=None).stations
+
+
+def test_what_a_1x_feed_loses_is_told_to_the_provider_not_only_logged():
+    # the real HSL 1.x capture has stations without id, name or position and statuses of
+    # stations it never lists: each is left out (or named by its id) and the provider is
+    # told so in the push response and the status, not only the server log
+    files = {p.stem: p.read_bytes() for p in HSL_BIKES.glob("*.json") if p.stem != "gbfs"}
+    snap = parse_feed("hsl", files, received_at_s=LATER_S)
+    text = "\n".join(snap.warnings)
+    assert "station without station_id left out (and 1 more like it" in text
+    assert "station '010' has no coordinates; left out" in text
+    assert "has no name; named by its id" in text
+    assert "status of unknown station '006' left out (and 2 more like it" in text

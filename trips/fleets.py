@@ -105,6 +105,7 @@ from routing.fleet import RentalFleet
 from routing.geo import LocalProjection
 from routing.streets import StreetGraph, StreetIndex
 from trips.co2 import DEFAULT_G_CO2_KM
+from trips.model import RENTAL_MODES, Mode
 
 log = logging.getLogger(__name__)
 
@@ -113,18 +114,17 @@ F64 = npt.NDArray[np.float64]
 F32 = npt.NDArray[np.float32]
 B = npt.NDArray[np.bool_]
 
-RENTAL_MODES: Final = ("BICYCLE_RENTAL", "SCOOTER_RENTAL", "CAR_RENTAL")
 #: the rider's own bicycle (not a rental; no provider)
-OWN_BIKE_MODE: Final = "BICYCLE"
+OWN_BIKE_MODE: Final = Mode.BICYCLE
 
 _MODE_OF: Final[Mapping[FormFactor, str]] = {
-    FormFactor.BICYCLE: "BICYCLE_RENTAL",
-    FormFactor.CARGO_BICYCLE: "BICYCLE_RENTAL",
-    FormFactor.SCOOTER_STANDING: "SCOOTER_RENTAL",
-    FormFactor.SCOOTER_SEATED: "SCOOTER_RENTAL",
-    FormFactor.MOPED: "SCOOTER_RENTAL",
-    FormFactor.OTHER: "SCOOTER_RENTAL",
-    FormFactor.CAR: "CAR_RENTAL",
+    FormFactor.BICYCLE: Mode.BICYCLE_RENTAL,
+    FormFactor.CARGO_BICYCLE: Mode.BICYCLE_RENTAL,
+    FormFactor.SCOOTER_STANDING: Mode.SCOOTER_RENTAL,
+    FormFactor.SCOOTER_SEATED: Mode.SCOOTER_RENTAL,
+    FormFactor.MOPED: Mode.SCOOTER_RENTAL,
+    FormFactor.OTHER: Mode.SCOOTER_RENTAL,
+    FormFactor.CAR: Mode.CAR_RENTAL,
 }
 
 # Timing (seconds): finding, unlocking and adjusting a vehicle, and docking/parking it.
@@ -157,9 +157,9 @@ STATION_RETURNS_PER_H: Final = 6.0
 #: roughly 3-4 rides per vehicle-day over ~14 active hours (~0.25/h); free-floating bicycles
 #: a little fewer; free-floating cars 2-4 rentals per car-day over ~16 h (~0.15/h).
 FREE_RENTALS_PER_H: Final[Mapping[str, float]] = {
-    "BICYCLE_RENTAL": 0.2,
-    "SCOOTER_RENTAL": 0.25,
-    "CAR_RENTAL": 0.15,
+    Mode.BICYCLE_RENTAL: 0.2,
+    Mode.SCOOTER_RENTAL: 0.25,
+    Mode.CAR_RENTAL: 0.15,
     OWN_BIKE_MODE: 0.0,
 }
 

@@ -82,7 +82,7 @@ def _feed_list(value: object, loc: Loc, dialect: Dialect) -> dict[str, str]:
         assert name is not None
         if name not in KNOWN_FEED_NAMES:
             if dialect.legacy:
-                logger.warning("GBFS 1.x discovery lists unknown feed %r; ignored", name)
+                f_loc.at("name").warn("ignored", f"unknown feed {name[:40]!r} ignored")
                 continue
             raise f_loc.at("name").error(
                 f"unknown feed name {name[:40]!r}; expected one of: "

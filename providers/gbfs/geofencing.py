@@ -224,7 +224,7 @@ def _zone(
         # RFC 7946 3.2: an unlocated feature. It covers no area, so no rule of it can
         # apply anywhere; Check's real 3.0 Almere feed has two. Kept out, logged.
         _rules(props.get("rules", []), p_loc.at("rules"), dialect, refs)  # still checked
-        logger.warning("geofencing zone %s has null geometry; skipped", f_loc.path)
+        f_loc.at("geometry").warn("skipped", "zone with null geometry left out")
         return None
     geometry = parse_geometry(feature["geometry"], f_loc.at("geometry"), budget)
     start_s = _zone_time(props, "start", p_loc, dialect)

@@ -218,14 +218,15 @@ def parse_stations(data: Mapping[str, Any], loc: Loc, dialect: Dialect) -> tuple
         check_fields(st, allowed, s_loc, tolerant=legacy)
         station_id = _legacy_id(st, "station_id", s_loc, dialect)
         if station_id is None:
-            logger.warning("GBFS 1.x %s: station without station_id dropped", s_loc.path)
+            s_loc.at("station_id").warn("dropped", "station without station_id left out")
             continue
         if legacy and (st.get("lat") is None or st.get("lon") is None):
-            logger.warning("GBFS 1.x station %r has no coordinates; dropped", station_id)
+            s_loc.warn("dropped", f"station {station_id[:40]!r} has no coordinates; left out")
             continue
         unique_id(seen, station_id, s_loc.at("station_id"), "station_id")
         if legacy and st.get("name") in (None, ""):
-            logger.warning("GBFS 1.x station %r has no name; named by its id", station_id)
+            s_loc.at("name").warn("named by id", f"station {station_id[:40]!r} has no name; "
+                                  "named by its id")
             name: str | None = station_id
         else:
             name = get_text(st, "name", s_loc, localized=dialect.v3)
@@ -350,7 +351,7 @@ def parse_station_status(
             get_bool(st, extra, s_loc, required=False)
         station_id = _legacy_id(st, "station_id", s_loc, dialect)
         if station_id is None:
-            logger.warning("GBFS 1.x %s: status without station_id dropped", s_loc.path)
+            s_loc.at("station_id").warn("dropped", "status without station_id left out")
             continue
         unique_id(seen, station_id, s_loc.at("station_id"), "station_id")
         available = get_int(st, count_key, s_loc, maximum=MAX_STATION_COUNT)
@@ -409,7 +410,7 @@ def parse_vehicles(
         check_fields(vh, allowed, v_loc, tolerant=legacy)
         vehicle_id = _legacy_id(vh, id_key, v_loc, dialect)
         if vehicle_id is None:
-            logger.warning("GBFS 1.x %s: vehicle without %s dropped", v_loc.path, id_key)
+            v_loc.at(id_key).warn("dropped", f"vehicle without {id_key} left out")
             continue
         unique_id(seen, vehicle_id, v_loc.at(id_key), id_key)
         station_id = get_str(vh, "station_id", v_loc, required=False, allow_null=legacy)

@@ -267,7 +267,10 @@ def _check_status(parts: _Parts, type_ids: set[str] | None) -> tuple[StationStat
             continue
         if status.station_id not in stations:
             if parts.dialect.legacy:
-                logger.warning("GBFS 1.x status for unknown station %r dropped", status.station_id)
+                base.at(i).at("station_id").warn(
+                    "dropped",
+                    f"status of unknown station {status.station_id[:40]!r} left out",
+                )
                 continue
             raise (
                 base.at(i)
