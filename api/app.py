@@ -4,6 +4,7 @@ loaded (and compiled on first start) in the lifespan, per worker process.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,7 +19,8 @@ from api.head import HeadAsGetMiddleware
 from api.limits import BodyLimitMiddleware
 from api.planning import PlanService
 from api.pricing import open_pricing
-from api.routes import admin, health, plan, policies, providers, stops
+from api.routes import admin, health, plan, policies, providers, service, stops
+from api.service import open_service_coverage
 from api.settings import Settings, get_settings
 from api.state import AppState
 from network.compiled import Network
@@ -67,7 +69,8 @@ async def load_state(settings: Settings) -> AppState:
         await fleets.start_refresher(planning.rental_fleets, settings.fleet_refresh_s)
     pricing = open_pricing(settings, net, planning)
     pricing.start()
-    return AppState(settings, net, stop_index, planning, fleets, pricing)
+    service_coverage = await asyncio.to_thread(open_service_coverage, settings, net, fleets)
+    return AppState(settings, net, stop_index, planning, fleets, pricing, service_coverage)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -83,6 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await state.fleets.close()
             await state.pricing.close()
+            if state.service is not None:
+                state.service.close()
             state.planning.close()
 
     # the docs page serves Swagger UI and ReDoc from the package, not a CDN: it must load
@@ -111,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(stops.router)
     app.include_router(providers.router)
     app.include_router(policies.router)
+    app.include_router(service.router)
     app.include_router(admin.router)
     app.include_router(health.router)
     return app

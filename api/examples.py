@@ -375,6 +375,171 @@ KEY = {"key_id": "3f9a0c12be47", "secret": "ft_3f9a0c12be47_<43 random character
 KEYS = {"keys": [{"key_id": "3f9a0c12be47", "created_at_s": 1645509600, "revoked_at_s": None}]}
 
 
+#: the service endpoints, on a day replayed with `fairtrip service replay --date 2022-02-22`
+#: (SYNTHETIC fleets; real HSY populations in the centre); trimmed to two zones and two hours
+SERVICE_ZONES: dict[str, Any] = {
+    "source": "demand-zones.geojson",
+    "zones": [
+        {"zone_id": "hsy-0", "class": "central", "population": 389},
+        {"zone_id": "est-7-0", "class": "peripheral", "population": 2642},
+    ],
+}
+ZONE_SERVICE: dict[str, Any] = {
+    "period": {
+        "from": "2022-02-22T00:00:00+02:00",
+        "to": "2022-02-23T00:00:00+02:00",
+        "timezone": "Europe/Helsinki",
+        "days": ["2022-02-22"],
+    },
+    "provider_id": None,
+    "providers": [
+        {"provider_id": "synthetic-carshare-hki", "synthetic": True, "label": "SYNTHETIC"},
+        {"provider_id": "synthetic-citybikes-hki", "synthetic": True, "label": "SYNTHETIC"},
+        {"provider_id": "synthetic-scooters-hki", "synthetic": True, "label": "SYNTHETIC"},
+    ],
+    "synthetic": True,
+    "zone": {
+        "zone_id": "est-7-2",
+        "class": "peripheral",
+        "population": 14722,
+        "period": {
+            "samples": 288,
+            "vehicles_per_1000": 2.302,
+            "station_samples": 864,
+            "empty_share": 0.0,
+            "full_share": 0.0,
+            "median_walk_m": 70.0,
+            "reach_share": 1.0,
+            "no_vehicle_share": 0.0,
+        },
+        "hours": [
+            {
+                "samples": 12,
+                "vehicles_per_1000": 1.432,
+                "station_samples": 36,
+                "empty_share": 0.0,
+                "full_share": 0.0,
+                "median_walk_m": 70.0,
+                "reach_share": 1.0,
+                "no_vehicle_share": 0.0,
+                "hour": 7,
+            },
+            {
+                "samples": 12,
+                "vehicles_per_1000": 0.815,
+                "station_samples": 36,
+                "empty_share": 0.0,
+                "full_share": 0.0,
+                "median_walk_m": 70.0,
+                "reach_share": 1.0,
+                "no_vehicle_share": 0.0,
+                "hour": 8,
+            },
+        ],
+    },
+    "class": {
+        "class": "peripheral",
+        "zones": 31,
+        "population": 159295,
+        "period": {
+            "samples": 288,
+            "vehicles_per_1000": 5.287,
+            "station_samples": 14112,
+            "empty_share": 0.0072,
+            "full_share": 0.0055,
+            "median_walk_m": 360.0,
+            "reach_share": 0.5571,
+            "no_vehicle_share": 0.0,
+        },
+        "hours": [
+            {
+                "samples": 12,
+                "vehicles_per_1000": 3.348,
+                "station_samples": 588,
+                "empty_share": 0.0221,
+                "full_share": 0.0,
+                "median_walk_m": 360.0,
+                "reach_share": 0.564,
+                "no_vehicle_share": 0.0,
+                "hour": 7,
+            },
+            {
+                "samples": 12,
+                "vehicles_per_1000": 1.698,
+                "station_samples": 588,
+                "empty_share": 0.0493,
+                "full_share": 0.0,
+                "median_walk_m": 360.0,
+                "reach_share": 0.5269,
+                "no_vehicle_share": 0.0,
+                "hour": 8,
+            },
+        ],
+    },
+}
+COMPLIANCE: dict[str, Any] = {
+    "rule": {
+        "id": "scooters-peripheral-20",
+        "version": 1,
+        "name": "Scooters in the periphery, 20 % daily average",
+        "describe": "at least 20 % of each provider's available vehicles "
+        "(scooter_standing, scooter_seated) in peripheral zones, as a "
+        "daily average between 06:00 and 22:00",
+        "providers": "all",
+        "form_factors": ["scooter_seated", "scooter_standing"],
+        "zone_class": "peripheral",
+        "min_share": 0.2,
+        "window": ["06:00", "22:00"],
+        "aggregate": "daily_average",
+    },
+    "provider": {"provider_id": "synthetic-scooters-hki", "synthetic": True, "label": "SYNTHETIC"},
+    "period": {
+        "from": "2022-02-22T00:00:00+02:00",
+        "to": "2022-02-23T00:00:00+02:00",
+        "timezone": "Europe/Helsinki",
+        "days": ["2022-02-22"],
+    },
+    "days": [
+        {
+            "rule_id": "scooters-peripheral-20",
+            "rule_version": 1,
+            "provider_id": "synthetic-scooters-hki",
+            "day": "2022-02-22",
+            "timezone": "Europe/Helsinki",
+            "aggregate": "daily_average",
+            "zone_class": "peripheral",
+            "min_share": 0.2,
+            "value": 0.0,
+            "verdict": "not_compliant",
+            "compliant": False,
+            "failed_hours": [
+                "06:00",
+                "07:00",
+                "08:00",
+                "09:00",
+                "10:00",
+                "11:00",
+                "12:00",
+                "13:00",
+                "14:00",
+                "15:00",
+                "16:00",
+                "17:00",
+                "18:00",
+                "19:00",
+                "20:00",
+                "21:00",
+            ],
+            "hours_without_data": [],
+            "hours": [
+                {"hour": "08:00", "samples": 12, "share": 0.0, "status": "missed"},
+                {"hour": "09:00", "samples": 12, "share": 0.0, "status": "missed"},
+            ],
+        }
+    ],
+}
+
+
 def responses(example: dict[str, Any], *errors: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI responses: a 200 example plus the documented error statuses."""
     return {

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import threading
 import time
@@ -46,7 +45,6 @@ from providers.accounts import ProviderAccount, ProviderAccounts, ProviderExists
 from providers.accounts import open_accounts as open_accounts_at
 from providers.errors import ProviderError, StoreUnavailableError
 from providers.fetch import SafeFetcher
-from providers.gbfs import parse_feed
 from providers.model import FleetSnapshot
 from providers.poller import Poller
 from providers.service_area import ServiceArea
@@ -57,7 +55,9 @@ from providers.synthetic import (
     churn,
     embedded_synthetic_fleets,
     street_nodes,
+    synthetic_snapshots,
 )
+from service_coverage.recorder import HistoryRecorder, start_history_recorder
 from trips.fleet_refresh import FleetRefresher
 from trips.fleets import RentalFleets
 
@@ -68,23 +68,6 @@ SYNTHETIC_ROUND_S = 60
 #: the longest a push's response waits for this worker's fleet views to include it; past
 #: that the push is still stored and acknowledged, and planned with once the build is done
 PUSH_REFRESH_WAIT_S = 10.0
-
-
-def feed_bytes(files: Mapping[str, Any]) -> dict[str, bytes]:
-    """GBFS documents as the raw bytes the parser reads (discovery files left out)."""
-    return {
-        name: json.dumps(doc, allow_nan=False).encode()
-        for name, doc in files.items()
-        if name not in ("gbfs", "manifest")
-    }
-
-
-def synthetic_snapshots(feeds: Mapping[str, Mapping[str, Any]], now_s: int) -> list[FleetSnapshot]:
-    """Parse synthetic feeds through the same parser as pushed ones (no shortcut)."""
-    return [
-        parse_feed(pid, feed_bytes(files), received_at_s=now_s, source="synthetic")
-        for pid, files in feeds.items()
-    ]
 
 
 class SyntheticFleets:
@@ -159,6 +142,8 @@ class Fleets:
     area: ServiceArea | None = None
     #: keeps the planning side's fleet views current (None: the network routes no rentals)
     refresher: FleetRefresher | None = None
+    #: records the aggregated availability history (None: not recorded)
+    history: HistoryRecorder | None = None
     _check_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -398,6 +383,8 @@ class Fleets:
         """
         if self.refresher is not None:
             await asyncio.to_thread(self.refresher.stop)
+        if self.history is not None:
+            await asyncio.to_thread(self.history.close)
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
@@ -419,8 +406,7 @@ def uses_redis(settings: Settings) -> bool:
 
 def open_accounts(settings: Settings) -> ProviderAccounts:
     """Accounts in the durable store, next to the policies (never only in the cache)."""
-    # deferred: api.pricing imports the planning service; this module is imported without
-    # it (tests take `synthetic_snapshots` alone)
+    # deferred: api.pricing imports the planning service, which this module does not need
     from api.pricing import default_policy_store_url
 
     return open_accounts_at(default_policy_store_url(settings))
@@ -483,6 +469,16 @@ async def start_fleets(settings: Settings, network: Network) -> Fleets:
         log.info("synthetic providers loaded: %s", ", ".join(fleets.synthetic_ids))
     await asyncio.to_thread(fleets.check_cache)  # adopt the epoch, seed, notice a loss
     fleets.tasks.append(asyncio.create_task(_watch_cache(fleets, fleets.check_period_s)))
+    # deferred: api.pricing imports the planning service (as in `open_accounts`)
+    from api.pricing import default_paths, default_policy_store_url
+
+    fleets.history = await asyncio.to_thread(
+        start_history_recorder,
+        default_policy_store_url(settings),
+        default_paths(settings, network)[1],
+        store,
+        period_s=settings.history_period_s,
+    )
     polled = [a for a in fleets.accounts.list() if a.poll_url]
     # the poller runs even with nobody to poll yet: a provider registered later with a
     # poll_url is added to it, and a refused URL is recorded there as its status's reason

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     #: how often each worker rebuilds its fleet views from the store's fresh snapshots when
     #: nothing asked sooner: the delay before another worker's push is planned with
     fleet_refresh_s: float = Field(default=1.0, gt=0, le=60)
+    #: seconds between two samples of the aggregated availability history (0: not recorded)
+    history_period_s: float = Field(default=300.0, ge=0, le=86_400)
     #: central/peripheral zones /plan applies policies with (default: the embedded city's
     #: fare zones A = central, B = peripheral)
     policy_zones: Path | None = None

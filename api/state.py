@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from api.fleets import Fleets
 from api.planning import PlanService
 from api.pricing import PricingService
+from api.service import ServiceCoverage
 from api.settings import Settings
 from network.compiled import Network
 from network.stop_index import StopIndex
@@ -25,6 +26,8 @@ class AppState:
     planning: PlanService
     fleets: Fleets
     pricing: PricingService
+    #: history, service zones and distribution rules (None: this network has no zones)
+    service: ServiceCoverage | None = None
 
 
 def get_state(request: Request) -> AppState:

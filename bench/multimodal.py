@@ -36,12 +36,11 @@ BASE_MODES = "WALK,TRANSIT"
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from api.fleets import synthetic_snapshots
     from api.schemas import PlanQuery
     from network.compiled import Network
     from network.embedded import ensure_embedded_network
     from providers.store import open_store
-    from providers.synthetic import embedded_synthetic_fleets
+    from providers.synthetic import embedded_synthetic_fleets, synthetic_snapshots
     from routing.errors import RoutingError
     from trips.errors import TripError
     from trips.model import TripPlan

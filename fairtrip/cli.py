@@ -1,4 +1,4 @@
-"""The `fairtrip` command: build, plan, serve, simulate, policy.
+"""The `fairtrip` command: build, plan, serve, simulate, policy, service.
 
 Every user mistake (a bad coordinate, a point off the map, a date without service, a
 missing file) ends in one line on stderr and exit status 2, never a traceback.
@@ -114,6 +114,10 @@ def make_parser() -> argparse.ArgumentParser:
     from fairtrip.policy_cli import add_cli as add_policy
 
     add_policy(sub)
+    # deferred: loads the service commands (availability history, replay, report)
+    from fairtrip.service_cli import add_cli as add_service
+
+    add_service(sub)
     return p
 
 

@@ -18,13 +18,12 @@ from typing import Any
 import msgspec
 from pydantic import ValidationError
 
-from api.fleets import synthetic_snapshots
 from api.schemas import PlanQuery
 from fairtrip.args import UsageError, parse_latlon, parse_when
 from network.compiled import Network
 from network.embedded import ensure_embedded_network
 from providers.store import open_store
-from providers.synthetic import embedded_synthetic_fleets
+from providers.synthetic import embedded_synthetic_fleets, synthetic_snapshots
 from trips.model import DEFAULT_MODES, PLAN_MODES, encode_json
 from trips.request import (
     DEFAULT_MAX_ACCESS_MIN,

@@ -23,8 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = (
-    "routing", "storage", "pricing", "network", "ingest", "providers", "trips", "evaluation",
-    "api", "fairtrip",
+    "routing", "storage", "pricing", "network", "ingest", "providers", "trips", "service_coverage",
+    "evaluation", "api", "fairtrip",
 )  # fmt: skip
 #: the libraries only the build side (ingest, and the CLI that runs it) may load
 BUILD_LIBRARIES = {"gtfs_kit", "pandas", "osmnx", "networkx", "osmium"}

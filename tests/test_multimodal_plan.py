@@ -32,9 +32,8 @@ TRANSIT = {"BUS", "TRAM", "SUBWAY", "RAIL", "FERRY"}
 
 @pytest.fixture(scope="module")
 def service(helsinki: Any) -> Any:
-    from api.fleets import synthetic_snapshots
     from providers.store import open_store
-    from providers.synthetic import embedded_synthetic_fleets
+    from providers.synthetic import embedded_synthetic_fleets, synthetic_snapshots
     from trips.service import PlanningService
 
     now = int(time.time())

@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 import shapely
 
-from api.fleets import synthetic_snapshots
 from network.compiled import Network
 from providers.model import (
     FeedFile,
@@ -36,7 +35,13 @@ from providers.model import (
     Vehicle,
     VehicleType,
 )
-from providers.synthetic import StreetNodes, churn, embedded_synthetic_fleets, street_nodes
+from providers.synthetic import (
+    StreetNodes,
+    churn,
+    embedded_synthetic_fleets,
+    street_nodes,
+    synthetic_snapshots,
+)
 from routing.streets import StreetGraph
 from trips.co2 import DEFAULT_G_CO2_KM, co2_g
 from trips.fleets import (

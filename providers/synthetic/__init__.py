@@ -11,7 +11,9 @@ reproducible data, labelled SYNTHETIC in their ids, names and operator fields:
 
 Each provider is a mapping of GBFS file name -> the raw JSON document an operator would
 publish, so the same code path (parse, store, route) serves synthetic and real feeds.
-`churn` makes one round of realistic change; `providers.simulator` pushes rounds to a server.
+`churn` makes one round of realistic change (following the time of day);
+`synthetic_snapshots` parses the feeds as pushed ones are; `providers.simulator` pushes
+rounds to a server.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from providers.synthetic.fleets import (
     synthetic_fleets,
 )
 from providers.synthetic.scooters import PROVIDER_ID as SCOOTERS_ID
+from providers.synthetic.snapshots import feed_bytes, refreshed_snapshots, synthetic_snapshots
 
 PROVIDER_IDS = (CITYBIKES_ID, SCOOTERS_ID, CARSHARE_ID)
 
@@ -40,6 +43,9 @@ __all__ = [
     "StreetNodes",
     "churn",
     "embedded_synthetic_fleets",
+    "feed_bytes",
+    "refreshed_snapshots",
     "street_nodes",
     "synthetic_fleets",
+    "synthetic_snapshots",
 ]
