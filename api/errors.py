@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pricing.policy_store import PolicyStoreError
 from providers.errors import StoreUnavailableError
 from routing.errors import (
     IsolatedPieceError,
@@ -136,6 +137,19 @@ def install_error_handlers(app: FastAPI) -> None:
         }
         code = codes.get(exc.status_code, "http_error")
         return error_response(exc.status_code, code, str(exc.detail), None, exc.headers)
+
+    @app.exception_handler(PolicyStoreError)
+    async def _durable_down(request: Request, exc: PolicyStoreError) -> JSONResponse:
+        # the durable store (SQLite file or Redis) failed; nothing was changed. Its text may
+        # name files or keys, so the client gets a fixed message and the log the cause
+        log.warning("policy store failed on %s %s: %s", request.method, request.url.path, exc)
+        return error_response(
+            503,
+            "policy_store_unavailable",
+            "the policy store is unavailable; nothing was changed, retry shortly",
+            None,
+            {"Retry-After": "5"},
+        )
 
     @app.exception_handler(StoreUnavailableError)
     async def _store_down(_: Request, exc: StoreUnavailableError) -> JSONResponse:

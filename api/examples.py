@@ -540,6 +540,33 @@ COMPLIANCE: dict[str, Any] = {
 }
 
 
+#: an evaluation job while it routes the demand (any worker or replica answers it)
+EVALUATION_JOB: dict[str, Any] = {
+    "job_id": "3f9a1c0d5e7b2a44",
+    "policy_id": "city-wide-average",
+    "version": 1,
+    "compare_with": [],
+    "status": "running",
+    "stage": "routing",
+    "progress": 0.42,
+    "error": None,
+    "attempts": 1,
+    "created_at": "2026-11-22T10:00:00+00:00",
+    "finished_at": None,
+    "expires_at": None,
+    "heartbeat_at": "2026-11-22T10:00:25+00:00",
+    "links": {"self": "/evaluations/3f9a1c0d5e7b2a44", "result": None, "report": None},
+}
+#: the answer to DELETE /evaluations/{job_id} on a running job
+EVALUATION_JOB_CANCELLED: dict[str, Any] = {
+    **EVALUATION_JOB,
+    "status": "cancelled",
+    "finished_at": "2026-11-22T10:00:41+00:00",
+    "expires_at": "2026-11-29T10:00:41+00:00",
+    "heartbeat_at": None,
+}
+
+
 def responses(example: dict[str, Any], *errors: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI responses: a 200 example plus the documented error statuses."""
     return {

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     #: redis://host:port/db?namespace=x (a Redis run with AOF); empty = a SQLite file in the
     #: cache directory
     policy_store_url: str = ""
+    #: evaluation jobs live in that store too; a finished job's result is deleted this many
+    #: days after it finished (then the job answers 410 for as long again, then 404)
+    job_retention_days: float = Field(default=7.0, gt=0, le=3650)
     #: how often each worker checks the availability cache's epoch key, to notice a Redis
     #: that came back empty (restart without persistence, flush, failover) and re-seed it
     cache_check_s: float = Field(default=2.0, gt=0, le=60)
@@ -63,6 +66,9 @@ class Settings(BaseSettings):
     #: a request body must arrive in full within this many seconds of the request's start;
     #: a client that declares more than it sends gets 408 instead of holding a worker
     body_read_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    #: where evaluations route their OD matrix: "" in the worker's own process, "local" a
+    #: Dask LocalCluster per evaluation, tcp://host:port an existing Dask cluster
+    dask_scheduler: str = Field(default="", pattern=r"^(|local|(tcp|tls)://\S+)$")
 
     @field_validator("admin_token")
     @classmethod

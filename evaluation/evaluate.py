@@ -23,7 +23,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import ValidationError
@@ -39,6 +39,9 @@ from pricing.neutrality import demand_response, solve_revenue_neutral
 from pricing.policy import Policy, status_quo
 from pricing.policy_apply import TripArrays, apply_policy
 from pricing.zones import ZoneLayer
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +113,17 @@ def base_costs(
     settings: EvaluationSettings,
     *,
     progress: Progress | None = None,
+    scheduler: str | Client | None = None,
+    dask_workers: int | None = None,
 ) -> BaseCosts:
-    """Route and price every OD pair of the demand's points (the expensive step)."""
+    """Route and price every OD pair of the demand's points (the expensive step).
+
+    `scheduler` None (or "") routes in this process; "local" starts a Dask LocalCluster
+    of `dask_workers` processes (default: one per core) for the routing and closes it after;
+    "tcp://host:port" sends the origin blocks to that existing cluster, and a
+    `distributed.Client` is used as it is. The matrix is the same either way
+    (`evaluation.distributed`).
+    """
     bad = sorted(set(demand.mode_family.tolist()) - {"transit"})
     if bad:
         raise EvaluationError(
@@ -126,14 +138,31 @@ def base_costs(
         if progress is not None:
             progress("routing", done / total)
 
-    matrix = od_matrix(
-        network,
-        (o_pts[:, 0], o_pts[:, 1]),
-        (d_pts[:, 0], d_pts[:, 1]),
-        depart=settings.depart,
-        max_walk_m=settings.max_walk_m,
-        progress=step,
-    )
+    if scheduler is None or scheduler == "":
+        matrix = od_matrix(
+            network,
+            (o_pts[:, 0], o_pts[:, 1]),
+            (d_pts[:, 0], d_pts[:, 1]),
+            depart=settings.depart,
+            max_walk_m=settings.max_walk_m,
+            progress=step,
+        )
+    else:
+        # deferred: distributed takes half a second to import; only a run on Dask needs it
+        from evaluation.distributed import od_matrix_distributed
+
+        client, address = (None, scheduler) if isinstance(scheduler, str) else (scheduler, None)
+        matrix = od_matrix_distributed(
+            network.path,
+            (o_pts[:, 0], o_pts[:, 1]),
+            (d_pts[:, 0], d_pts[:, 1]),
+            depart=settings.depart,
+            max_walk_m=settings.max_walk_m,
+            client=client,
+            scheduler=address,
+            workers=dask_workers,
+            progress=step,
+        )
     o_zone = zones.assign(demand.origin_lat, demand.origin_lon)
     d_zone = zones.assign(demand.dest_lat, demand.dest_lon)
     o_class, d_class = zones.classes(o_zone), zones.classes(d_zone)

@@ -3,7 +3,9 @@
 A planner's evaluation needs thousands of OD pairs. Calling /plan once per pair would run
 RAPTOR once per pair; here RAPTOR runs once per *origin* (`Raptor.one_to_many`) and every
 destination reads its answer off the same labels, which is what makes a 100 x 100 matrix a
-matter of seconds.
+matter of seconds. Origins are routed in blocks (`OriginRouter.block`): `od_matrix` routes
+them all as one block in this process, `evaluation.distributed` runs blocks as Dask tasks,
+and `assemble` joins blocks into the same matrix either way.
 
 Access and egress are walked at 1.33 m/s over the straight line times 1.3, to stops within
 `max_walk_m` — the same rule the network build uses for stops beyond the street extracts.
@@ -23,7 +25,7 @@ import datetime as dt
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,6 +81,28 @@ class ODMatrix:
         return {str(c): int(n) for c, n in zip(codes, counts, strict=True)}
 
 
+#: reason index -> `ReasonCode` value, as an `ODBlock` carries it (0: the pair can be travelled);
+#: one byte per pair instead of a string crosses the wire from a Dask worker
+REASONS: tuple[str, ...] = ("", *(str(code) for code in ReasonCode))
+_REASON = {code: np.int8(i) for i, code in enumerate(REASONS)}
+
+
+@dataclass(frozen=True)
+class ODBlock:
+    """Some origins' rows of the matrix, against every destination.
+
+    The unit of work: `od_matrix` routes all origins as one block, a Dask task routes one
+    block of origins (`evaluation.distributed`), and `assemble` joins blocks in order.
+    """
+
+    travel_time_s: np.ndarray  # (n, n_d) float64
+    price_minor: np.ndarray  # (n, n_d) int64
+    transfers: np.ndarray  # (n, n_d) int16
+    is_transit: np.ndarray  # (n, n_d) bool
+    distance_m: np.ndarray  # (n, n_d) float64
+    reason: np.ndarray  # (n, n_d) int8: index into REASONS
+
+
 def _walk_times(
     index: StopIndex, lat: float, lon: float, *, max_walk_m: float, speed_mps: float
 ) -> StopTimes:
@@ -97,6 +121,153 @@ def _has_departure(tt: Timetable, access: StopTimes, depart_s: int) -> bool:
     return False
 
 
+class OriginRouter:
+    """One network at one departure, ready to route origins against destinations.
+
+    Holds a `Raptor` search state, so it serves one thread; a Dask worker keeps one per
+    thread and reuses it for every block it is given.
+    """
+
+    def __init__(
+        self,
+        network: Network,
+        depart: dt.datetime,
+        *,
+        max_walk_m: float = 1000.0,
+        walk_speed_mps: float = DEFAULT_WALK_SPEED_MPS,
+        max_transfers: int = 6,
+    ) -> None:
+        self.service_date, key, self.depart_s = network.resolve(depart)
+        self.tt, trips = network.timetable(key)
+        self.raptor = Raptor(self.tt)  # its own search state: the planning thread's is not shared
+        self.currency = network.fares.currency if network.fares else "EUR"
+        # the base fare /plan shows for the same journey: the same pricer, without a policy
+        # (the evaluation applies policies to the whole matrix itself)
+        self.pricer = ItineraryPricer(
+            network.fares,
+            RideFactsReader(network, self.tt, trips),
+            dt.date.fromisoformat(self.service_date),
+            None,
+        )
+        self.index = StopIndex(network.stops.lat, network.stops.lon, network.stops.stop_id)
+        self.max_walk_m = max_walk_m
+        self.walk_speed_mps = walk_speed_mps
+        self.max_transfers = max_transfers
+
+    def walk_times(self, lat: float, lon: float) -> StopTimes:
+        """The stops within walking distance of a point, with the seconds to walk to each."""
+        return _walk_times(
+            self.index, lat, lon, max_walk_m=self.max_walk_m, speed_mps=self.walk_speed_mps
+        )
+
+    def egress(self, d_lat: np.ndarray, d_lon: np.ndarray) -> list[StopTimes]:
+        """Each destination's stops within walking distance (shared by every origin)."""
+        return [self.walk_times(float(d_lat[j]), float(d_lon[j])) for j in range(len(d_lat))]
+
+    def block(
+        self,
+        o_lat: np.ndarray,
+        o_lon: np.ndarray,
+        d_lat: np.ndarray,
+        d_lon: np.ndarray,
+        egress: list[StopTimes],
+        *,
+        progress: Progress | None = None,
+    ) -> ODBlock:
+        """The matrix rows of these origins (progress: after each origin, of this block)."""
+        n_o, n_d = len(o_lat), len(d_lat)
+        out = ODBlock(
+            travel_time_s=np.full((n_o, n_d), math.inf),
+            price_minor=np.full((n_o, n_d), -1, dtype=np.int64),
+            transfers=np.full((n_o, n_d), -1, dtype=np.int16),
+            is_transit=np.zeros((n_o, n_d), dtype=bool),
+            distance_m=haversine_m(o_lat[:, None], o_lon[:, None], d_lat[None, :], d_lon[None, :]),
+            reason=np.zeros((n_o, n_d), dtype=np.int8),
+        )
+        no_egress = np.array([not len(e.stops) for e in egress], dtype=bool)
+        walk_s = np.ceil(out.distance_m * DETOUR_FACTOR / self.walk_speed_mps)
+        # a long walk, but a walk
+        walkable = out.distance_m * DETOUR_FACTOR <= max(self.max_walk_m, 0.0) * 5
+        for i in range(n_o):
+            access = self.walk_times(float(o_lat[i]), float(o_lon[i]))
+            found = (
+                self.raptor.one_to_many(
+                    access, egress, self.depart_s, max_transfers=self.max_transfers
+                )
+                if len(access.stops) else [[] for _ in range(n_d)]
+            )
+            self._fill_row(out, i, found, self._reasons(access, no_egress), walk_s, walkable)
+            if progress is not None:
+                progress(i + 1, n_o)
+        return out
+
+    def _reasons(self, access: StopTimes, no_egress: np.ndarray) -> np.ndarray:
+        """Per destination, the reason /plan would give if no way to travel is found."""
+        if not len(access.stops):
+            return np.full(len(no_egress), _REASON[ReasonCode.NOTHING_WITHIN_WALK_LIMIT])
+        ride = (
+            ReasonCode.NO_CONNECTION
+            if _has_departure(self.tt, access, self.depart_s)
+            else ReasonCode.NO_SERVICE_IN_WINDOW
+        )
+        return np.where(no_egress, _REASON[ReasonCode.NOTHING_WITHIN_WALK_LIMIT], _REASON[ride])
+
+    def _fill_row(
+        self,
+        out: ODBlock,
+        i: int,
+        found: list[list[Journey]],
+        why: np.ndarray,
+        walk_s: np.ndarray,
+        walkable: np.ndarray,
+    ) -> None:
+        """Row i: per destination the fastest of the transit journeys and the walk."""
+        depart_s = self.depart_s
+        for j, journeys in enumerate(found):
+            best: Journey | None = min(
+                journeys, key=lambda jn: (jn.arrive_s, jn.n_transfers), default=None
+            )
+            walk_arrive = depart_s + walk_s[i, j] if walkable[i, j] else math.inf
+            if best is None or walk_arrive <= best.arrive_s:
+                if walkable[i, j]:
+                    out.travel_time_s[i, j] = walk_s[i, j]
+                    out.price_minor[i, j] = 0
+                    out.transfers[i, j] = 0
+                else:
+                    out.reason[i, j] = why[j]
+                continue
+            out.travel_time_s[i, j] = best.arrive_s - depart_s
+            out.transfers[i, j] = best.n_transfers
+            out.is_transit[i, j] = True
+            out.price_minor[i, j] = _price(best, self.pricer)
+
+
+def assemble(
+    blocks: Sequence[ODBlock],
+    *,
+    currency: str,
+    service_date: str,
+    depart_s: int,
+    seconds: float,
+) -> ODMatrix:
+    """The matrix of consecutive origin blocks (in origin order)."""
+    if len(blocks) == 1:
+        b = blocks[0]
+        parts = [b.travel_time_s, b.price_minor, b.transfers, b.is_transit, b.distance_m]
+        reason = b.reason
+    else:
+        parts = [
+            np.concatenate([getattr(b, name) for b in blocks])
+            for name in ("travel_time_s", "price_minor", "transfers", "is_transit", "distance_m")
+        ]
+        reason = np.concatenate([b.reason for b in blocks])
+    codes = np.array(REASONS, dtype=object)[reason].astype(str)
+    tt_s, price, transfers, is_transit, dist = parts
+    return ODMatrix(
+        tt_s, price, transfers, is_transit, dist, currency, service_date, depart_s, seconds, codes
+    )
+
+
 def od_matrix(
     network: Network,
     origins: tuple[np.ndarray, np.ndarray],
@@ -112,79 +283,23 @@ def od_matrix(
 
     For each pair the fastest way is kept: the earliest-arriving transit journey (fewer
     transfers on a tie) or walking the whole way if that arrives no later. Its price is the
-    network's fare for that journey (0 for walking).
+    network's fare for that journey (0 for walking). In this process, as one block; see
+    `evaluation.distributed.od_matrix_distributed` for the same matrix on Dask.
     """
     started = time.perf_counter()
-    date, key, depart_s = network.resolve(depart)
-    tt, trips = network.timetable(key)
-    raptor = Raptor(tt)  # its own search state: the planning thread's is not shared
-    fares = network.fares
-    # the base fare /plan shows for the same journey: the same pricer, without a policy
-    # (the evaluation applies policies to the whole matrix itself)
-    pricer = ItineraryPricer(
-        fares, RideFactsReader(network, tt, trips), dt.date.fromisoformat(date), None
+    router = OriginRouter(
+        network, depart, max_walk_m=max_walk_m, walk_speed_mps=walk_speed_mps,
+        max_transfers=max_transfers,
     )
-    index = StopIndex(network.stops.lat, network.stops.lon, network.stops.stop_id)
     o_lat, o_lon = (np.asarray(a, dtype=np.float64) for a in origins)
     d_lat, d_lon = (np.asarray(a, dtype=np.float64) for a in destinations)
-    n_o, n_d = len(o_lat), len(d_lat)
-    egress = [
-        _walk_times(index, float(d_lat[j]), float(d_lon[j]), max_walk_m=max_walk_m,
-                    speed_mps=walk_speed_mps)
-        for j in range(n_d)
-    ]
-    tt_s = np.full((n_o, n_d), math.inf)
-    price = np.full((n_o, n_d), -1, dtype=np.int64)
-    transfers = np.full((n_o, n_d), -1, dtype=np.int16)
-    is_transit = np.zeros((n_o, n_d), dtype=bool)
-    reason = np.full((n_o, n_d), "", dtype=object)
-    no_egress = np.array([not len(e.stops) for e in egress], dtype=bool)
-    dist = haversine_m(o_lat[:, None], o_lon[:, None], d_lat[None, :], d_lon[None, :])
-    walk_s = np.ceil(dist * DETOUR_FACTOR / walk_speed_mps)
-    walkable = dist * DETOUR_FACTOR <= max(max_walk_m, 0.0) * 5  # a long walk, but a walk
-    for i in range(n_o):
-        access = _walk_times(
-            index, float(o_lat[i]), float(o_lon[i]), max_walk_m=max_walk_m,
-            speed_mps=walk_speed_mps,
-        )
-        found = (
-            raptor.one_to_many(access, egress, depart_s, max_transfers=max_transfers)
-            if len(access.stops) else [[] for _ in range(n_d)]
-        )
-        # the reason a pair cannot be travelled, as /plan gives it (used where it applies)
-        if not len(access.stops):
-            why = np.full(n_d, str(ReasonCode.NOTHING_WITHIN_WALK_LIMIT), dtype=object)
-        else:
-            ride = str(
-                ReasonCode.NO_CONNECTION
-                if _has_departure(tt, access, depart_s)
-                else ReasonCode.NO_SERVICE_IN_WINDOW
-            )
-            why = np.where(no_egress, str(ReasonCode.NOTHING_WITHIN_WALK_LIMIT), ride)
-        for j, journeys in enumerate(found):
-            best: Journey | None = min(
-                journeys, key=lambda jn: (jn.arrive_s, jn.n_transfers), default=None
-            )
-            walk_arrive = depart_s + walk_s[i, j] if walkable[i, j] else math.inf
-            if best is None or walk_arrive <= best.arrive_s:
-                if walkable[i, j]:
-                    tt_s[i, j] = walk_s[i, j]
-                    price[i, j] = 0
-                    transfers[i, j] = 0
-                else:
-                    reason[i, j] = why[j]
-                continue
-            tt_s[i, j] = best.arrive_s - depart_s
-            transfers[i, j] = best.n_transfers
-            is_transit[i, j] = True
-            price[i, j] = _price(best, pricer)
-        if progress is not None:
-            progress(i + 1, n_o)
+    block = router.block(o_lat, o_lon, d_lat, d_lon, router.egress(d_lat, d_lon),
+                         progress=progress)
     seconds = time.perf_counter() - started
-    log.info("OD matrix %d x %d in %.1f s", n_o, n_d, seconds)
-    return ODMatrix(
-        tt_s, price, transfers, is_transit, dist, fares.currency if fares else "EUR",
-        date, depart_s, seconds, reason.astype(str),
+    log.info("OD matrix %d x %d in %.1f s", len(o_lat), len(d_lat), seconds)
+    return assemble(
+        [block], currency=router.currency, service_date=router.service_date,
+        depart_s=router.depart_s, seconds=seconds,
     )
 
 

@@ -2,7 +2,8 @@
 
 `evaluate` compares one or more policies with the status quo on an OD demand table and
 writes `evaluation.json` and an offline `report.html`. On the embedded city the demand and
-zones default to the shipped SYNTHETIC gravity-model table and its zones.
+zones default to the shipped SYNTHETIC gravity-model table and its zones. `--scheduler`
+routes the OD matrix on Dask instead of in this process (same results).
 """
 
 from __future__ import annotations
@@ -83,6 +84,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     from evaluation.evaluate import EvaluationSettings, base_costs, evaluate
     from pricing.report import write_report  # deferred: see _read_policy
 
+    if args.dask_workers is not None and args.scheduler != "local":
+        raise UsageError("--dask-workers sizes a LocalCluster: use it with --scheduler local")
+    if args.scheduler and not getattr(args, "verbose", False):
+        # deferred like the rest; distributed sets its loggers from dask's config when it is
+        # imported (INFO: every worker start, every cancelled task): WARNING, like this command
+        import dask.config
+
+        dask.config.set({"logging.distributed": "warning"})
     policies = [_read_policy(p) for p in args.policy]
     started = time.perf_counter()
     net, demand, zones, zones_source = load_inputs(args.network, args.demand, args.zones)
@@ -100,7 +109,10 @@ def _evaluate(args: argparse.Namespace) -> int:
         bar.set_postfix_str(stage)
         bar.refresh()
 
-    base = base_costs(net, demand, zones, settings, progress=progress)
+    base = base_costs(
+        net, demand, zones, settings, progress=progress, scheduler=args.scheduler,
+        dask_workers=args.dask_workers,
+    )
     doc = evaluate(base, policies, settings, network=net, zones_source=zones_source,
                    progress=progress)
     t0 = time.perf_counter()
@@ -118,6 +130,13 @@ def _evaluate(args: argparse.Namespace) -> int:
             f"peripheral {means.get('peripheral', 0):.0f} minor, gini {s['gini']:.4f}\n"
         )
     return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: expected a whole number of at least 1")
+    return value
 
 
 def add_cli(sub: Any) -> None:
@@ -140,5 +159,13 @@ def add_cli(sub: Any) -> None:
     e.add_argument("--max-price-minor", type=int, default=300,
                    help="accessibility: fare limit in minor units (default 300)")
     e.add_argument("--out", type=Path, required=True, help="directory for the JSON and HTML")
+    e.add_argument(
+        "--scheduler",
+        help="route on Dask: 'local' (a LocalCluster for this run) or the address of an "
+        "existing scheduler, tcp://host:8786 (its workers must see the network directory); "
+        "default: in this process",
+    )
+    e.add_argument("--dask-workers", type=_positive_int, metavar="N",
+                   help="worker processes of the LocalCluster (default: one per core)")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.set_defaults(func=_evaluate)

@@ -227,3 +227,20 @@ def test_unknown_job_and_unknown_policy_are_404(client):
     assert client.get("/policies/no-such-policy").status_code == 404
     r = client.post("/policies/no-such-policy/activate", headers=bearer(ADMIN))
     assert r.status_code == 404
+
+
+def test_a_failing_policy_store_is_503_with_a_fixed_message_not_500(client, monkeypatch):
+    from pricing.policy_store import PolicyStoreError
+
+    store = client.app.state.fairtrip.pricing.store
+
+    def down(*_args, **_kwargs):
+        raise PolicyStoreError("redis at 10.0.0.7:6379 refused the connection")
+
+    monkeypatch.setattr(store, "list", down)
+    r = client.get("/policies")
+    assert r.status_code == 503, r.text
+    assert r.headers["Retry-After"] == "5"
+    error = r.json()["error"]
+    assert error["code"] == "policy_store_unavailable"
+    assert "10.0.0.7" not in error["message"]

@@ -4,27 +4,36 @@ Writes need the admin token (a policy changes what every resident is charged); r
 open, because a city's fare rules are public. A policy document is posted as YAML or JSON
 exactly as a planner wrote it; it is validated strictly, and a 201 means it is durably
 stored.
+
+Evaluation jobs are read from the shared job store, so any worker or replica answers any
+job. A job whose result was deleted by the retention rule answers 410 Gone (saying when and
+why) for as long again, then 404 like an id that never existed.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any, Literal
+import logging
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import AdminDep
-from api.errors import ApiError, error_responses
-from api.examples import created, responses
-from api.pricing import EvaluationJob, PricingService
+from api.errors import ApiError, ErrorResponse, error_responses
+from api.examples import EVALUATION_JOB, EVALUATION_JOB_CANCELLED, created, responses
+from api.pricing import PricingService, job_document
 from api.state import AppState, StateDep
+from evaluation.jobs import JobRecord, JobStoreError, iso
 from pricing.errors import PricingError
 from pricing.names import source_name
 from pricing.policy import MAX_VERSION, PolicyError, parse_policy
 from pricing.policy_store import PolicyExistsError, StoredPolicy, UnknownPolicyError
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 router = APIRouter(tags=["policies"])
 
 PolicyIdPath = Annotated[
@@ -47,18 +56,13 @@ VersionQuery = Annotated[
     int | None,
     Query(ge=1, le=MAX_VERSION, description="policy version (default: the latest)"),
 ]
-_EXAMPLE_JOB = {
-    "job_id": "3f9a1c0d5e7b2a44",
-    "policy_id": "city-wide-average",
-    "version": 1,
-    "compare_with": [],
-    "status": "running",
-    "stage": "routing",
-    "progress": 0.42,
-    "error": None,
-    "created_at": "2026-11-22T10:00:00+00:00",
-    "finished_at": None,
-    "links": {"self": "/evaluations/3f9a1c0d5e7b2a44", "result": None, "report": None},
+#: 410 is documented here: only evaluation jobs expire
+_GONE: dict[int | str, dict[str, Any]] = {
+    410: {
+        "model": ErrorResponse,
+        "description": "The job's result was deleted by the retention rule "
+        "(FAIRTRIP_JOB_RETENTION_DAYS)",
+    }
 }
 
 _EXAMPLE_POLICY = {
@@ -244,9 +248,9 @@ async def deactivate_policy(policy_id: PolicyIdPath, state: StateDep, _admin: Ad
     responses={
         202: {
             "description": "Evaluation queued",
-            "content": {"application/json": {"example": _EXAMPLE_JOB}},
+            "content": {"application/json": {"example": EVALUATION_JOB}},
         },
-        **created(None, 400, 401, 403, 404, 413, 422),
+        **created(None, 400, 401, 403, 404, 413, 422, 503),
     },
 )
 async def evaluate_policy(
@@ -274,42 +278,106 @@ async def evaluate_policy(
             await asyncio.to_thread(load_demand, demand, zones=zones, source="uploaded CSV")
         except DemandError as exc:
             raise ApiError(422, "invalid_demand", str(exc), field="demand_csv") from exc
-    job = _pricing(state).submit(
-        [subject, *others],
-        demand_csv=demand,
-        max_time_min=body.max_time_min,
-        max_price_minor=body.max_price_minor,
+    pricing = _pricing(state)
+    job = await asyncio.to_thread(
+        _jobs_call,
+        lambda: pricing.submit(
+            [subject, *others],
+            demand_csv=demand,
+            max_time_min=body.max_time_min,
+            max_price_minor=body.max_price_minor,
+        ),
     )
     response.headers["Location"] = f"/evaluations/{job.job_id}"
-    return job.public()
+    return job_document(job, pricing.retention_s)
 
 
-def _job(state: AppState, job_id: str) -> EvaluationJob:
-    job = _pricing(state).jobs.get(job_id)
-    if job is None:
+def _jobs_call(call: Callable[[], T]) -> T:
+    """A job store call; an unreachable store is a 503 (its details, which may name a
+    server path, go to the log only).
+    """
+    try:
+        return call()
+    except JobStoreError as exc:
+        log.warning("evaluation job store: %s", exc)
         raise ApiError(
-            404, "unknown_job", f"no evaluation job {job_id!r} on this worker", field="job_id"
+            503,
+            "job_store_unavailable",
+            "the evaluation job store did not answer; retry shortly",
+            headers={"Retry-After": "2"},
+        ) from exc
+
+
+def _job(state: AppState, job_id: str) -> JobRecord:
+    """The job, or 404 (no such job) or 410 (its result expired)."""
+    pricing = _pricing(state)
+    job = _jobs_call(lambda: pricing.jobs.get(job_id))
+    if job is None:
+        raise ApiError(404, "unknown_job", f"no evaluation job {job_id!r}", field="job_id")
+    if job.expired:
+        days = pricing.retention_s / 86_400.0
+        raise ApiError(
+            410,
+            "job_expired",
+            f"evaluation {job_id} finished at {iso(job.finished_at_s)}; its result and report "
+            f"were deleted at {iso(job.expired_at_s)}: results are kept {days:g} days after "
+            "an evaluation finishes (FAIRTRIP_JOB_RETENTION_DAYS); run it again",
+            field="job_id",
         )
     return job
 
 
-@router.get("/evaluations/{job_id}", responses=responses(_EXAMPLE_JOB, 404, 422))
+def _not_ready(job: JobRecord) -> ApiError:
+    return ApiError(
+        409,
+        "not_ready",
+        f"evaluation {job.job_id} is {job.status}" + (f": {job.error}" if job.error else ""),
+    )
+
+
+@router.get(
+    "/evaluations/{job_id}", responses={**responses(EVALUATION_JOB, 404, 422, 503), **_GONE}
+)
 def evaluation_status(job_id: JobIdPath, state: StateDep) -> dict[str, Any]:
-    """Status and progress of an evaluation job."""
-    return _job(state, job_id).public()
+    """Status and progress of an evaluation job (any worker answers)."""
+    return job_document(_job(state, job_id), _pricing(state).retention_s)
 
 
-@router.get("/evaluations/{job_id}/result", responses=responses({}, 404, 409, 422))
-def evaluation_result(job_id: JobIdPath, state: StateDep) -> dict[str, Any]:
-    """The evaluation document (JSON), once the job is done."""
-    job = _job(state, job_id)
-    if job.status != "done" or job.result is None:
+@router.delete(
+    "/evaluations/{job_id}",
+    responses={**responses(EVALUATION_JOB_CANCELLED, 401, 403, 404, 409, 422, 503), **_GONE},
+)
+async def cancel_evaluation(job_id: JobIdPath, state: StateDep, _admin: AdminDep) -> dict[str, Any]:
+    """Cancel a queued or running evaluation; its worker stops within about a second.
+    409 if it has already finished.
+    """
+    pricing = _pricing(state)
+    await asyncio.to_thread(_job, state, job_id)
+    if not await asyncio.to_thread(_jobs_call, lambda: pricing.jobs.cancel(job_id)):
+        job = await asyncio.to_thread(_job, state, job_id)
         raise ApiError(
             409,
-            "not_ready",
-            f"evaluation {job_id} is {job.status}" + (f": {job.error}" if job.error else ""),
+            "job_finished",
+            f"evaluation {job_id} is already {job.status}; only a queued or running "
+            "evaluation can be cancelled",
+            field="job_id",
         )
-    return job.result
+    return job_document(await asyncio.to_thread(_job, state, job_id), pricing.retention_s)
+
+
+@router.get(
+    "/evaluations/{job_id}/result",
+    response_model=None,
+    responses={**responses({}, 404, 409, 422, 503), **_GONE},
+)
+def evaluation_result(job_id: JobIdPath, state: StateDep) -> Response:
+    """The evaluation document (JSON), once the job is done."""
+    job = _job(state, job_id)
+    blob = _jobs_call(lambda: _pricing(state).jobs.result(job_id)) if job.status == "done" else None
+    if blob is None:
+        raise _not_ready(job)
+    # stored as the JSON it is served as: no parse and re-encode of megabytes per request
+    return Response(blob, media_type=JSONResponse.media_type)
 
 
 @router.get(
@@ -317,12 +385,14 @@ def evaluation_result(job_id: JobIdPath, state: StateDep) -> dict[str, Any]:
     response_model=None,
     responses={
         200: {"content": {"text/html": {"schema": {"type": "string"}}}},
-        **error_responses(404, 409, 422),
+        **error_responses(404, 409, 422, 503),
+        **_GONE,
     },
 )
 def evaluation_report(job_id: JobIdPath, state: StateDep) -> HTMLResponse:
     """The evaluation as a self-contained HTML report (opens offline)."""
     job = _job(state, job_id)
-    if job.status != "done" or job.html is None:
-        raise ApiError(409, "not_ready", f"evaluation {job_id} is {job.status}")
-    return HTMLResponse(job.html)
+    blob = _jobs_call(lambda: _pricing(state).jobs.report(job_id)) if job.status == "done" else None
+    if blob is None:
+        raise _not_ready(job)
+    return HTMLResponse(blob)
