@@ -21,14 +21,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import io
 import json
 import logging
 import math
-import re
 import textwrap
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
@@ -37,18 +34,13 @@ from typing import Any, Final
 import jinja2
 import matplotlib as mpl
 import numpy as np
-import shapely
-from markupsafe import Markup
 from matplotlib.artist import Artist
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, PathPatch
-from matplotlib.path import Path as MplPath
-from matplotlib.typing import RcKeyType
-from shapely.geometry import shape
-from shapely.geometry.polygon import orient
 
+from pricing.charts import Chart, Term, chart_settings, inline_svg, zone_shapes
 from pricing.evaluation_doc import EvaluationDoc, EvaluationDocError, parse_evaluation
 from pricing.money import currency_exponent
 from pricing.names import source_name
@@ -59,22 +51,10 @@ log = logging.getLogger(__name__)
 #: at most this many points per Lorenz curve are drawn (the curve is monotone, so sampling it
 #: on a fixed grid loses nothing visible and keeps the SVG small whatever the demand size)
 LORENZ_POINTS: Final = 101
-#: zone outlines are simplified to this fraction of the map's extent before drawing
-MAP_SIMPLIFY_FRACTION: Final = 1 / 1000
 #: how many zones the "largest increases" table lists per scenario
 TOP_INCREASES: Final = 10
 
 _TEMPLATE: Final = "report.html.j2"
-#: matplotlib settings for every chart: text stays <text> (searchable, no glyph paths), a short
-#: font list (it is written into every text element), ids that do not change between runs
-_RC: Final[Mapping[RcKeyType, Any]] = {
-    "svg.fonttype": "none",
-    "font.family": "sans-serif",
-    "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"],
-    "font.size": 9,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-}
 #: scenario line/bar colours (colour-blind friendly); the status quo is always dark grey
 _STATUS_QUO_COLOUR: Final = "#444444"
 _COLOURS: Final = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442")
@@ -194,24 +174,6 @@ class _Row:
     group: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class _Term:
-    """A label and its text: the header facts, the reading guide, settings, timing."""
-
-    term: str
-    meaning: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Chart:
-    """An inline SVG with its kind (the `data-chart` attribute) and caption."""
-
-    kind: str
-    svg: Markup
-    caption: str
-    scenario: int | None = None
-
-
 @dataclass(slots=True)
 class _ClassTally:
     """Trips that get cheaper / dearer / stay the same, for one zone class."""
@@ -260,19 +222,19 @@ class _View:
     """Everything the template shows, already formatted."""
 
     title: str
-    network: list[_Term]
-    demand: list[_Term]
+    network: list[Term]
+    demand: list[Term]
     synthetic: bool
     demand_note: str
     scenario_names: list[str]
     summary: list[_Row]
-    terms: list[_Term]
-    lorenz: _Chart
-    maps: list[_Chart]
-    accessibility: _Chart
+    terms: list[Term]
+    lorenz: Chart
+    maps: list[Chart]
+    accessibility: Chart
     winners_losers: list[_WinnersLosers]
-    timing: list[_Term]
-    settings: list[_Term]
+    timing: list[Term]
+    settings: list[Term]
     measures: list[_Measures]
     generated_at: str
     zones_source: str
@@ -280,7 +242,7 @@ class _View:
     access: str
 
 
-def _summary(evaluation: Mapping[str, Any]) -> tuple[list[_Row], list[_Term]]:
+def _summary(evaluation: Mapping[str, Any]) -> tuple[list[_Row], list[Term]]:
     currency = evaluation["settings"]["currency"]
     scenarios = evaluation["scenarios"]
     threshold = evaluation["settings"].get("affordability_threshold")
@@ -357,55 +319,55 @@ def _summary(evaluation: Mapping[str, Any]) -> tuple[list[_Row], list[_Term]]:
     monthly = f"{trips_per_month} trips a month" if trips_per_month is not None else "a month"
     threshold_text = _percent(threshold, digits=0) if has_threshold else "the threshold"
     terms = [
-        _Term(
+        Term(
             "Revenue",
             "What the modelled trips pay in total under the scenario. A revenue-neutral policy "
             "keeps it equal to the status quo, so the change should be close to 0%.",
         ),
-        _Term(
+        Term(
             "Neutrality residual, solved parameter",
             "A revenue-neutral policy has one free number (for example a flat charge) that the "
             "evaluation adjusts until revenue matches the status quo. The residual is how far "
             "from exact the solution stopped; a value like 1 × 10⁻⁹ means 'exact for all "
             "practical purposes'.",
         ),
-        _Term(
+        Term(
             "Mean price, gap",
             "The average price paid per trip, for trips in central and in peripheral zones. "
             "A positive gap means peripheral trips pay more on average. A policy that aims at "
             "spatial fairness moves the gap towards zero or below.",
         ),
-        _Term(
+        Term(
             "Price per km",
             "The average price divided by trip length. Peripheral trips are longer, so they "
             "usually pay less per km; a flat fare widens that difference, a distance-based "
             "fare narrows it.",
         ),
-        _Term(
+        Term(
             "Gini",
             "How unevenly fares are spread over trips: 0 means every trip pays the same, "
             "values towards 1 mean a few trips pay nearly everything. Lower is more even.",
         ),
-        _Term(
+        Term(
             "Theil",
             "Another measure of unevenness (0 = perfectly even, lower is more even) that splits "
             "into a part between central and peripheral zones and a part within them. The share "
             "between classes says how much of the unevenness is explained by where people "
             "live; lower means location matters less.",
         ),
-        _Term(
+        Term(
             "Suits",
             "Whether fares take a larger share of income from poorer or richer people: below 0 "
             "the fares are regressive (the poor pay a larger share of their income), above 0 "
             "progressive. Higher is fairer. Needs incomes in the demand data.",
         ),
-        _Term(
+        Term(
             "Affordability",
             f"What travelling costs as a share of income, for {monthly}: the average share, "
             f"and the share of people who would spend more than {threshold_text} of their "
             "income. Lower is fairer. Needs incomes in the demand data.",
         ),
-        _Term(
+        Term(
             "Accessibility",
             f"The number of opportunities (such as jobs or services) a resident can reach "
             f"{access}, averaged over the residents of central and of peripheral zones. Higher "
@@ -491,42 +453,6 @@ def _winners_losers(evaluation: Mapping[str, Any]) -> list[_WinnersLosers]:
 # --------------------------------------------------------------------------- charts
 
 
-@contextmanager
-def _chart_settings(salt: str) -> Iterator[None]:
-    """Matplotlib settings for one chart, scoped: the global rcParams are left untouched."""
-    settings: dict[RcKeyType, Any] = {**_RC, "svg.hashsalt": salt}
-    with mpl.rc_context(settings):
-        yield
-
-
-_XML_PROLOGUE: Final = re.compile(r"\A.*?(?=<svg\b)", re.DOTALL)
-_ID_ATTR: Final = re.compile(r'\bid="([^"]+)"')
-_ID_REF: Final = re.compile(r'(href="#|url\(#)([^")]+)')
-
-
-def _svg(fig: Figure, prefix: str) -> Markup:
-    """The figure as an SVG element ready to inline in HTML.
-
-    The XML prologue and DOCTYPE are dropped (an HTML document has its own), and every id is
-    prefixed: each matplotlib SVG numbers its groups from 1 ("figure_1", "axes_1"), and ids
-    must be unique across the several charts of one page.
-    """
-    buf = io.BytesIO()
-    metadata = {"Date": None, "Creator": None, "Format": None, "Type": None}
-    fig.savefig(buf, format="svg", metadata=metadata)
-    svg = _XML_PROLOGUE.sub("", buf.getvalue().decode("utf-8"), count=1)
-    svg = _ID_ATTR.sub(lambda m: f'id="{prefix}-{m.group(1)}"', svg)
-    svg = _ID_REF.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", svg)
-    # matplotlib's stylesheet applies to the whole page once inlined; it only sets SVG stroke
-    # properties, which HTML elements ignore, but one copy per chart is noise
-    svg = svg.replace(
-        '<style type="text/css">*{stroke-linejoin: round; stroke-linecap: butt}</style>', ""
-    )
-    svg = svg.replace("<svg ", '<svg role="img" style="stroke-linejoin: round" ', 1)
-    # matplotlib escaped every text it wrote (policy names included), so this is safe markup
-    return Markup(svg.strip())
-
-
 def _colour(index: int) -> str:
     return _STATUS_QUO_COLOUR if index == 0 else _COLOURS[(index - 1) % len(_COLOURS)]
 
@@ -535,9 +461,9 @@ def _label(name: str, width: int = 40) -> str:
     return textwrap.shorten(name, width=width, placeholder="…")
 
 
-def _lorenz_chart(evaluation: Mapping[str, Any], synthetic_note: str) -> _Chart:
+def _lorenz_chart(evaluation: Mapping[str, Any], synthetic_note: str) -> Chart:
     grid = np.linspace(0.0, 1.0, LORENZ_POINTS)
-    with _chart_settings("lorenz"):
+    with chart_settings("lorenz"):
         fig = Figure(figsize=(5.6, 4.2), layout="constrained")
         ax = fig.add_subplot()
         ax.plot([0, 1], [0, 1], color="#999999", linewidth=0.8, linestyle=":", label="Equality")
@@ -558,83 +484,19 @@ def _lorenz_chart(evaluation: Mapping[str, Any], synthetic_note: str) -> _Chart:
         ax.set_xlabel("Cumulative share of trips (cheapest first)")
         ax.set_ylabel("Cumulative share of fares paid")
         ax.legend(loc="upper left", frameon=False, fontsize=8)
-        svg = _svg(fig, "lorenz")
+        svg = inline_svg(fig, "lorenz")
     caption = (
         "Lorenz curves of fares paid, one line per scenario; the dotted diagonal is perfect "
         f"equality.{synthetic_note}"
     )
-    return _Chart("lorenz", svg, caption)
+    return Chart("lorenz", svg, caption)
 
 
-def _ring_path(
-    rings: Sequence[Sequence[Sequence[float]]],
-) -> tuple[list[Any], list[np.uint8]]:
-    vertices: list[Any] = []
-    codes: list[np.uint8] = []
-    for ring in rings:
-        points = [(float(p[0]), float(p[1])) for p in ring]
-        if len(points) < 3:
-            continue
-        vertices.extend([*points, points[0]])
-        codes.extend([MplPath.MOVETO, *[MplPath.LINETO] * (len(points) - 1), MplPath.CLOSEPOLY])
-    return vertices, codes
-
-
-@dataclass(frozen=True, slots=True)
-class _ZoneShape:
-    """A zone's outline as a matplotlib path (lon/lat), with its id and class."""
-
-    zone_id: str
-    zone_class: str
-    path: MplPath
-
-
-def _zone_shapes(evaluation: Mapping[str, Any]) -> tuple[list[_ZoneShape], tuple[float, ...]]:
-    """Every polygon zone as a path, plus the bounds (min lon, min lat, max lon, max lat).
-
-    Outlines are simplified to a fraction of the map's extent (nothing visible is lost at the
-    size a panel is drawn) and oriented so holes stay holes under SVG's nonzero fill rule.
-    """
-    features = evaluation["zones"]["geojson"]["features"]
-    geometries = []
-    for feature in features:
-        geometry = feature["geometry"]
-        if geometry["type"] not in {"Polygon", "MultiPolygon"}:
-            log.warning(
-                "zone %s has a %s geometry; only polygons are drawn",
-                feature["properties"]["zone_id"],
-                geometry["type"],
-            )
-            continue
-        geometries.append((feature["properties"], shape(geometry)))
-    if not geometries:
-        return [], (0.0, 0.0, 1.0, 1.0)
-    bounds = tuple(shapely.total_bounds([g for _, g in geometries]).tolist())
-    tolerance = max(bounds[2] - bounds[0], bounds[3] - bounds[1]) * MAP_SIMPLIFY_FRACTION
-    shapes = []
-    for properties, geometry in geometries:
-        simple = geometry.simplify(tolerance, preserve_topology=True)
-        parts = getattr(simple, "geoms", [simple])
-        vertices: list[Any] = []
-        codes: list[np.uint8] = []
-        for polygon in parts:
-            oriented = orient(polygon, sign=1.0)
-            rings = [oriented.exterior.coords, *(r.coords for r in oriented.interiors)]
-            v, c = _ring_path(rings)
-            vertices.extend(v)
-            codes.extend(c)
-        if vertices:
-            shapes.append(
-                _ZoneShape(properties["zone_id"], properties["class"], MplPath(vertices, codes))
-            )
-    return shapes, bounds
-
-
-def _map_charts(evaluation: Mapping[str, Any], synthetic_note: str) -> list[_Chart]:
+def _map_charts(evaluation: Mapping[str, Any], synthetic_note: str) -> list[Chart]:
     """One small-multiple panel per non-status-quo scenario, all on the same colour scale."""
     currency = evaluation["settings"]["currency"]
     unit = 10 ** currency_exponent(currency)
-    shapes, (min_x, min_y, max_x, max_y) = _zone_shapes(evaluation)
+    shapes, (min_x, min_y, max_x, max_y) = zone_shapes(evaluation)
     scenarios = evaluation["scenarios"]
     changes = [
         {row["zone_id"]: row["mean_change_minor"] / unit for row in scenario["zones"]}
@@ -649,7 +511,7 @@ def _map_charts(evaluation: Mapping[str, Any], synthetic_note: str) -> list[_Cha
     charts = []
     for index in range(1, len(scenarios)):
         by_zone = changes[index]
-        with _chart_settings(f"map-{index}"):
+        with chart_settings(f"map-{index}"):
             fig = Figure(figsize=(4.4, 4.0), layout="constrained")
             ax = fig.add_subplot()
             cmap = mpl.colormaps["RdYlGn_r"]
@@ -697,20 +559,20 @@ def _map_charts(evaluation: Mapping[str, Any], synthetic_note: str) -> list[_Cha
                 fontsize=7,
                 frameon=False,
             )
-            svg = _svg(fig, f"map-{index}")
+            svg = inline_svg(fig, f"map-{index}")
         caption = (
             f"Change in mean price per trip by zone, {scenarios[index]['name']} compared with "
             f"the status quo.{synthetic_note}"
         )
-        charts.append(_Chart("map", svg, caption, scenario=index))
+        charts.append(Chart("map", svg, caption, scenario=index))
     return charts
 
 
-def _accessibility_chart(evaluation: Mapping[str, Any], synthetic_note: str) -> _Chart:
+def _accessibility_chart(evaluation: Mapping[str, Any], synthetic_note: str) -> Chart:
     scenarios = evaluation["scenarios"]
     groups = (*ZONE_CLASSES, "all")
     width = 0.8 / len(scenarios)
-    with _chart_settings("accessibility"):
+    with chart_settings("accessibility"):
         fig = Figure(figsize=(6.0, 3.4), layout="constrained")
         ax = fig.add_subplot()
         for index, scenario in enumerate(scenarios):
@@ -729,12 +591,12 @@ def _accessibility_chart(evaluation: Mapping[str, Any], synthetic_note: str) -> 
         ax.legend(
             loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=2, frameon=False, fontsize=8
         )
-        svg = _svg(fig, "accessibility")
+        svg = inline_svg(fig, "accessibility")
     caption = (
         "Accessibility by zone class, one bar per scenario (the first, grey, is the status "
         f"quo).{synthetic_note}"
     )
-    return _Chart("accessibility", svg, caption)
+    return Chart("accessibility", svg, caption)
 
 
 # --------------------------------------------------------------------------- entry points
@@ -753,7 +615,7 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def _header(evaluation: Mapping[str, Any]) -> tuple[list[_Term], list[_Term]]:
+def _header(evaluation: Mapping[str, Any]) -> tuple[list[Term], list[Term]]:
     network = evaluation["network"]
     day = dt.date.fromisoformat(network["service_date"])  # checked by `validate_evaluation`
     when = (
@@ -761,25 +623,25 @@ def _header(evaluation: Mapping[str, Any]) -> tuple[list[_Term], list[_Term]]:
         f"({network['timezone']})"
     )
     demand = evaluation["demand"]
-    demand_terms = [_Term("Source", source_name(demand["source"]))]
+    demand_terms = [Term("Source", source_name(demand["source"]))]
     if isinstance(demand.get("pairs"), (int, float)):
-        demand_terms.append(_Term("Origin–destination pairs", _count(demand["pairs"])))
+        demand_terms.append(Term("Origin–destination pairs", _count(demand["pairs"])))
     if isinstance(demand.get("trips"), (int, float)):
-        demand_terms.append(_Term("Trips", _count(demand["trips"])))
+        demand_terms.append(Term("Trips", _count(demand["trips"])))
     demand_terms.append(
-        _Term("Incomes", "included" if demand.get("has_income") else "not included")
+        Term("Incomes", "included" if demand.get("has_income") else "not included")
     )
     if isinstance(demand.get("matrix_pairs"), int):
         by_reason = demand.get("matrix_unreachable_by_reason") or {}
         why = ", ".join(f"{code} {_count(n)}" for code, n in sorted(by_reason.items()))
         demand_terms.append(
-            _Term(
+            Term(
                 "Routed point pairs without a way to travel",
                 f"{_count(demand.get('matrix_unreachable', 0))} of "
                 f"{_count(demand['matrix_pairs'])}" + (f" ({why})" if why else ""),
             )
         )
-    return [_Term("Network", network["name"]), _Term("Trips modelled", when)], demand_terms
+    return [Term("Network", network["name"]), Term("Trips modelled", when)], demand_terms
 
 
 def render_report(evaluation: Mapping[str, Any]) -> str:
@@ -811,11 +673,11 @@ def render_report(evaluation: Mapping[str, Any]) -> str:
         accessibility=_accessibility_chart(evaluation, synthetic_note),
         winners_losers=_winners_losers(evaluation),
         timing=[
-            _Term(k, _seconds(v))
+            Term(k, _seconds(v))
             for k, v in _in_order(evaluation["timing_s"], _TIMING_ORDER, last="total")
         ],
         settings=[
-            _Term(_SETTING_LABELS.get(k, k), _setting(k, v, currency))
+            Term(_SETTING_LABELS.get(k, k), _setting(k, v, currency))
             for k, v in _in_order(evaluation["settings"], tuple(_SETTING_LABELS))
         ],
         measures=[

@@ -18,11 +18,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from pricing.rental import PriceSegment, PricingPlan
 
 __all__ = [
+    "RENTAL_MODE_OF_FORM_FACTOR",
     "FeedFile",
     "FleetSnapshot",
     "FormFactor",
@@ -52,6 +53,20 @@ class FormFactor(StrEnum):
     SCOOTER_STANDING = "scooter_standing"
     SCOOTER_SEATED = "scooter_seated"
     OTHER = "other"
+
+
+#: the rider-facing mode a vehicle of each form factor is offered as (the trip planner's
+#: `trips.model.Mode` values; mopeds and other light vehicles ride as scooters). One table
+#: for the planner's fleet adapter and the distribution rules, which both read it from here
+RENTAL_MODE_OF_FORM_FACTOR: Final[Mapping[FormFactor, str]] = {
+    FormFactor.BICYCLE: "BICYCLE_RENTAL",
+    FormFactor.CARGO_BICYCLE: "BICYCLE_RENTAL",
+    FormFactor.SCOOTER_STANDING: "SCOOTER_RENTAL",
+    FormFactor.SCOOTER_SEATED: "SCOOTER_RENTAL",
+    FormFactor.MOPED: "SCOOTER_RENTAL",
+    FormFactor.OTHER: "SCOOTER_RENTAL",
+    FormFactor.CAR: "CAR_RENTAL",
+}
 
 
 class Propulsion(StrEnum):

@@ -37,7 +37,6 @@ import jinja2
 import matplotlib as mpl
 import numpy as np
 import numpy.typing as npt
-from markupsafe import Markup
 from matplotlib.artist import Artist
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
@@ -47,7 +46,7 @@ from shapely.geometry import mapping
 
 # the page's charts are inlined the way the fare policy report inlines its own: one way to
 # turn a matplotlib figure into page-safe SVG, and one way to draw the zone polygons
-from pricing.report import _chart_settings, _svg, _zone_shapes
+from pricing.charts import Chart, Term, chart_settings, inline_svg, zone_shapes
 from pricing.zones import ZONE_CLASSES
 from service_coverage.history import HistoryStore
 from service_coverage.measures import HOURS, service_measures
@@ -363,23 +362,6 @@ def _provider_name(provider_id: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Term:
-    """A label and its text."""
-
-    term: str
-    meaning: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Chart:
-    """An inline SVG with its kind (the `data-chart` attribute) and caption."""
-
-    kind: str
-    svg: Markup
-    caption: str
-
-
-@dataclass(frozen=True, slots=True)
 class _ComplianceRow:
     """One (rule, provider, day) line of the compliance table."""
 
@@ -401,7 +383,7 @@ class _RuleView:
     describe: str
     rows: list[_ComplianceRow]
     not_applicable: list[str]
-    chart: _Chart | None
+    chart: Chart | None
 
 
 @dataclass(slots=True)
@@ -410,18 +392,18 @@ class _View:
 
     title: str
     timezone: str
-    facts: list[_Term]
+    facts: list[Term]
     synthetic: bool
     synthetic_providers: list[str]
     estimated_zones: str
     summary_header: list[str]
     summary: list[list[str]]
     least_served: list[list[str]]
-    maps: list[_Chart]
-    heatmaps: list[_Chart]
-    lines: list[_Chart]
+    maps: list[Chart]
+    heatmaps: list[Chart]
+    lines: list[Chart]
     rules: list[_RuleView]
-    terms: list[_Term]
+    terms: list[Term]
     generated_at: str
 
 
@@ -471,7 +453,7 @@ def _least_served(measures: Measures) -> list[list[str]]:
     ]
 
 
-def _facts(doc: ServiceReportDoc, tz: dt.tzinfo) -> list[_Term]:
+def _facts(doc: ServiceReportDoc, tz: dt.tzinfo) -> list[Term]:
     period = doc.period
     start = dt.datetime.fromisoformat(period.from_).astimezone(tz)
     end = dt.datetime.fromisoformat(period.to).astimezone(tz)
@@ -483,18 +465,18 @@ def _facts(doc: ServiceReportDoc, tz: dt.tzinfo) -> list[_Term]:
         if c in classes
     )
     return [
-        _Term(
+        Term(
             "Period",
             f"{start:%a %d %b %Y %H:%M} – {end:%a %d %b %Y %H:%M} ({period.timezone})",
         ),
-        _Term(
+        Term(
             "Samples",
             f"{everyone.samples:,} sample times, from {_local(everyone.first_s, tz)} "
             f"to {_local(everyone.last_s, tz)}",
         ),
-        _Term("Providers", ", ".join(_provider_name(p.provider_id) for p in doc.providers)),
-        _Term("Zones", f"{zones_text}; from {doc.zones.source or 'an unnamed layer'}"),
-        _Term("Within reach", f"a walk of at most {everyone.reach_m:g} m (5 minutes)"),
+        Term("Providers", ", ".join(_provider_name(p.provider_id) for p in doc.providers)),
+        Term("Zones", f"{zones_text}; from {doc.zones.source or 'an unnamed layer'}"),
+        Term("Within reach", f"a walk of at most {everyone.reach_m:g} m (5 minutes)"),
     ]
 
 
@@ -510,33 +492,33 @@ def _estimated_zones(doc: ServiceReportDoc) -> str:
 
 
 _TERMS: Final = (
-    _Term(
+    Term(
         "Vehicles in reach per 1,000 residents",
         "Available vehicles within a 5-minute walk of a zone, per 1,000 of its residents, "
         "averaged over the sample times. A vehicle near two zones counts for both, since it "
         "serves both. Higher is better.",
     ),
-    _Term(
+    Term(
         "Residents with a vehicle within 5 min",
         "The share of residents, over time, whose nearest available vehicle is at most a "
         "5-minute walk (400 m) from where they live. Higher is better.",
     ),
-    _Term(
+    Term(
         "Median walk to the nearest vehicle",
         "Half of the residents, over time, walk at most this far to the nearest available "
         "vehicle. Shorter is better; '— (none)' when at least half had no vehicle at all.",
     ),
-    _Term(
+    Term(
         "Docked stations empty / full",
         "Of the docked stations and sample times, the share where no vehicle could be rented "
         "(empty) or none returned (full). Lower is better.",
     ),
-    _Term(
+    Term(
         "Where residents live",
         "Each zone's residents are taken to live at one point (its centroid); a walk is the "
         "straight line times 1.3. The zones are small, so this moves nobody far.",
     ),
-    _Term(
+    Term(
         "Privacy",
         "The history keeps only counts per zone and vehicle type every few minutes: no "
         "position, no vehicle or station id. Nobody's trips can be reconstructed from it.",
@@ -604,10 +586,10 @@ def _colour_top(
     return top, "max" if highest > top else "neither"
 
 
-def _map_charts(doc: ServiceReportDoc) -> list[_Chart]:
+def _map_charts(doc: ServiceReportDoc) -> list[Chart]:
     """Two maps of the whole period, all providers: vehicles per 1,000 and reach share."""
     raw = doc.model_dump(by_alias=True)
-    shapes, (min_x, min_y, max_x, max_y) = _zone_shapes(raw)
+    shapes, (min_x, min_y, max_x, max_y) = zone_shapes(raw)
     zones = doc.measures.all.zones
     pad_x, pad_y = (max_x - min_x) * 0.03, (max_y - min_y) * 0.03
     aspect = 1.0 / max(math.cos(math.radians((min_y + max_y) / 2)), 0.01)
@@ -621,7 +603,7 @@ def _map_charts(doc: ServiceReportDoc) -> list[_Chart]:
         top, extend = _colour_top(panel, _masked(values.values()), residents)
         norm = Normalize(vmin=0.0, vmax=top)
         cmap = mpl.colormaps[panel.cmap]
-        with _chart_settings(kind):
+        with chart_settings(kind):
             fig = Figure(figsize=(5.2, 4.6), layout="constrained")
             ax = fig.add_subplot()
             for shape in sorted(shapes, key=lambda s: s.zone_class == "central"):
@@ -662,9 +644,9 @@ def _map_charts(doc: ServiceReportDoc) -> list[_Chart]:
                 fontsize=7,
                 frameon=False,
             )
-            svg = _svg(fig, kind)
+            svg = inline_svg(fig, kind)
         charts.append(
-            _Chart(kind, svg, f"{panel.label}, whole period, all providers, by zone.{_note(doc)}")
+            Chart(kind, svg, f"{panel.label}, whole period, all providers, by zone.{_note(doc)}")
         )
     return charts
 
@@ -687,7 +669,7 @@ def _zone_order(measures: Measures) -> tuple[list[str], list[tuple[str, int, int
     return order, groups
 
 
-def _heatmap_charts(doc: ServiceReportDoc) -> list[_Chart]:
+def _heatmap_charts(doc: ServiceReportDoc) -> list[Chart]:
     """Hour (x) by zone (y, grouped by class) for vehicles per 1,000 and the reach share."""
     measures = doc.measures.all
     order, groups = _zone_order(measures)
@@ -706,7 +688,7 @@ def _heatmap_charts(doc: ServiceReportDoc) -> list[_Chart]:
         weights = np.broadcast_to(residents[:, None], grid.shape) if order else np.ones_like(grid)
         cmap = mpl.colormaps[panel.cmap].with_extremes(bad=_NO_DATA_COLOUR)
         top, extend = _colour_top(panel, grid.ravel(), np.ravel(weights))
-        with _chart_settings(kind):
+        with chart_settings(kind):
             fig = Figure(figsize=(6.4, height), layout="constrained")
             ax = fig.add_subplot()
             image = ax.imshow(
@@ -735,9 +717,9 @@ def _heatmap_charts(doc: ServiceReportDoc) -> list[_Chart]:
             ax.spines[["left", "bottom"]].set_visible(False)
             bar = fig.colorbar(image, ax=ax, shrink=0.8, aspect=30, extend=extend)
             bar.set_label(label)
-            svg = _svg(fig, kind)
+            svg = inline_svg(fig, kind)
         charts.append(
-            _Chart(
+            Chart(
                 kind,
                 svg,
                 f"{label}, by local hour (columns) and zone (rows, central zones above "
@@ -777,12 +759,12 @@ def _class_lines(ax: Any, classes: Mapping[str, ClassMeasures], value_of: Any) -
     ax.set_ylim(bottom=0)
 
 
-def _line_charts(doc: ServiceReportDoc) -> list[_Chart]:
+def _line_charts(doc: ServiceReportDoc) -> list[Chart]:
     """Central vs peripheral by hour: four measures for all providers, then vehicles per
     1,000 for each provider alone.
     """
     charts = []
-    with _chart_settings("lines-all"):
+    with chart_settings("lines-all"):
         fig = Figure(figsize=(7.2, 5.0), layout="constrained")
         axes = fig.subplots(2, 2).ravel()
         for ax, (title, value_of) in zip(axes, _LINE_PANELS, strict=True):
@@ -790,9 +772,9 @@ def _line_charts(doc: ServiceReportDoc) -> list[_Chart]:
             ax.set_title(title, fontsize=9)
         axes[0].legend(frameon=False, fontsize=8)
         fig.supxlabel("Local hour of day", fontsize=9)
-        svg = _svg(fig, "lines-all")
+        svg = inline_svg(fig, "lines-all")
     charts.append(
-        _Chart(
+        Chart(
             "lines",
             svg,
             "Central (solid) and peripheral (dashed) zones by local hour, all providers; a "
@@ -803,7 +785,7 @@ def _line_charts(doc: ServiceReportDoc) -> list[_Chart]:
     if providers:
         cols = min(3, len(providers))
         rows = math.ceil(len(providers) / cols)
-        with _chart_settings("lines-providers"):
+        with chart_settings("lines-providers"):
             fig = Figure(figsize=(2.6 * cols + 0.6, 2.3 * rows + 0.6), layout="constrained")
             axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False).ravel())
             for ax, (pid, measures) in zip(axes, providers, strict=False):
@@ -814,9 +796,9 @@ def _line_charts(doc: ServiceReportDoc) -> list[_Chart]:
             axes[0].legend(frameon=False, fontsize=7)
             fig.supxlabel("Local hour of day", fontsize=9)
             fig.supylabel("Vehicles in reach per 1,000 residents", fontsize=9)
-            svg = _svg(fig, "lines-providers")
+            svg = inline_svg(fig, "lines-providers")
         charts.append(
-            _Chart(
+            Chart(
                 "lines-providers",
                 svg,
                 "Vehicles within reach per 1,000 residents by local hour, each provider "
@@ -828,13 +810,13 @@ def _line_charts(doc: ServiceReportDoc) -> list[_Chart]:
 
 def _compliance_chart(
     index: int, rule_id: str, min_share: float, days: Sequence[DayComplianceDoc]
-) -> _Chart | None:
+) -> Chart | None:
     """Each (provider, day)'s hourly share against the rule's minimum."""
     if not days:
         return None
     kind = f"compliance-{index}"
     shown = list(days)[:MAX_COMPLIANCE_LINES]
-    with _chart_settings(kind):
+    with chart_settings(kind):
         fig = Figure(figsize=(6.4, 3.4), layout="constrained")
         ax = fig.add_subplot()
         for i, day in enumerate(shown):
@@ -866,10 +848,10 @@ def _compliance_chart(
         ax.legend(
             loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2, frameon=False, fontsize=7
         )
-        svg = _svg(fig, kind)
+        svg = inline_svg(fig, kind)
     more = len(days) - len(shown)
     extra = f" The first {len(shown)} of {len(days)} provider-days are drawn." if more else ""
-    return _Chart(
+    return Chart(
         "compliance",
         svg,
         f"Hourly share of each provider's vehicles, rule {rule_id}; the "

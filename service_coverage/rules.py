@@ -59,7 +59,7 @@ from pricing.names import control_character_message
 from pricing.policy import MAX_DOCUMENT_BYTES, MAX_VERSION, PolicyError, ZoneClass
 from pricing.policy import _load_json as load_json_document
 from pricing.policy import _load_yaml as load_yaml_document
-from providers.model import FormFactor
+from providers.model import RENTAL_MODE_OF_FORM_FACTOR, FormFactor
 from providers.store.keys import PROVIDER_ID_RE
 from service_coverage.errors import CoverageError
 from service_coverage.model import ZoneSample
@@ -77,14 +77,10 @@ AGGREGATES: Final[tuple[str, ...]] = get_args(Aggregate)
 #: the vehicle modes a rule may name, as the trip planner's API names them (`trips.model.Mode`)
 VehicleMode = Literal["BICYCLE_RENTAL", "SCOOTER_RENTAL", "CAR_RENTAL"]
 VEHICLE_MODES: Final[tuple[str, ...]] = get_args(VehicleMode)
-#: mode -> the GBFS form factors it covers; the same mapping as the fleet adapter's
-#: (`trips.fleets`), checked equal by tests/test_coverage_rules.py (coverage may not import trips)
+#: mode -> the GBFS form factors it covers: the planner's own table, inverted
 MODE_FORM_FACTORS: Final[Mapping[str, frozenset[str]]] = {
-    "BICYCLE_RENTAL": frozenset({FormFactor.BICYCLE, FormFactor.CARGO_BICYCLE}),
-    "SCOOTER_RENTAL": frozenset(
-        {FormFactor.SCOOTER_STANDING, FormFactor.SCOOTER_SEATED, FormFactor.MOPED, FormFactor.OTHER}
-    ),
-    "CAR_RENTAL": frozenset({FormFactor.CAR}),
+    mode: frozenset(f for f, m in RENTAL_MODE_OF_FORM_FACTOR.items() if m == mode)
+    for mode in VEHICLE_MODES
 }
 FORM_FACTORS: Final[tuple[str, ...]] = tuple(f.value for f in FormFactor)
 HourStatus = Literal["met", "missed", "no_data", "no_vehicles"]

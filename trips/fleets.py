@@ -88,6 +88,7 @@ from scipy.spatial import cKDTree
 
 from network.compiled import Network
 from providers.model import (
+    RENTAL_MODE_OF_FORM_FACTOR,
     FleetSnapshot,
     FormFactor,
     GeofencingRule,
@@ -117,15 +118,8 @@ B = npt.NDArray[np.bool_]
 #: the rider's own bicycle (not a rental; no provider)
 OWN_BIKE_MODE: Final = Mode.BICYCLE
 
-_MODE_OF: Final[Mapping[FormFactor, str]] = {
-    FormFactor.BICYCLE: Mode.BICYCLE_RENTAL,
-    FormFactor.CARGO_BICYCLE: Mode.BICYCLE_RENTAL,
-    FormFactor.SCOOTER_STANDING: Mode.SCOOTER_RENTAL,
-    FormFactor.SCOOTER_SEATED: Mode.SCOOTER_RENTAL,
-    FormFactor.MOPED: Mode.SCOOTER_RENTAL,
-    FormFactor.OTHER: Mode.SCOOTER_RENTAL,
-    FormFactor.CAR: Mode.CAR_RENTAL,
-}
+#: form factor -> rider-facing mode (the table lives with the GBFS model)
+_MODE_OF: Final[Mapping[FormFactor, str]] = RENTAL_MODE_OF_FORM_FACTOR
 
 # Timing (seconds): finding, unlocking and adjusting a vehicle, and docking/parking it.
 DOCK_UNLOCK_S: Final = 30
