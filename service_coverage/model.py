@@ -10,6 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: the years a history period or a replayed day may lie in: samples are epoch seconds, and
+#: local days are worked out around each end, so the calendar needs room on both sides
+FIRST_YEAR = 1970
+LAST_YEAR = 9998
+
 #: walking reach for "a vehicle near you": 5 minutes at the default pace (1.33 m/s)
 REACH_S = 300
 REACH_M = 400.0

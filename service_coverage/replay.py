@@ -38,7 +38,7 @@ from providers.synthetic import (
     street_nodes,
 )
 from service_coverage.history import HistoryStore, aggregate
-from service_coverage.model import ZoneSample
+from service_coverage.model import FIRST_YEAR, LAST_YEAR, ZoneSample
 from service_coverage.zones import ServiceZones
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,8 @@ class ReplayResult:
 
 def day_bounds(day: dt.date, tz: dt.tzinfo) -> tuple[int, int]:
     """(start, end) of a local day in epoch seconds (23 or 25 hours on a DST change)."""
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise ReplayError(f"date {day.isoformat()} is outside the years {FIRST_YEAR}..{LAST_YEAR}")
     start = dt.datetime.combine(day, dt.time(), tz)
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tz)
     return int(start.timestamp()), int(end.timestamp())

@@ -50,6 +50,7 @@ from pricing.charts import Chart, Term, chart_settings, inline_svg, zone_shapes
 from pricing.zones import ZONE_CLASSES
 from service_coverage.history import HistoryStore
 from service_coverage.measures import HOURS, service_measures
+from service_coverage.model import FIRST_YEAR, LAST_YEAR
 from service_coverage.queries import Merged, local_day_spans
 from service_coverage.rules import Rule, compliance
 from service_coverage.service_doc import (
@@ -99,7 +100,8 @@ class EmptyPeriodError(ServiceReportError, LookupError):
 
 
 def check_period(start: dt.datetime, end: dt.datetime) -> tuple[int, int]:
-    """[start, end) as epoch seconds, refusing a naive time or an empty period.
+    """[start, end) as epoch seconds, refusing a naive time, a time outside the years the
+    history can hold, or an empty period.
 
     Raises
     ------
@@ -111,6 +113,14 @@ def check_period(start: dt.datetime, end: dt.datetime) -> tuple[int, int]:
             raise ServiceReportError(
                 f"{key} time {when.isoformat()} has no UTC offset; expected e.g. "
                 "2022-02-22T00:00+02:00",
+                key=key,
+                value=when.isoformat(),
+            )
+        # local days are worked out around each end: the calendar must have room on both
+        # sides (a year-9999 "to" would overflow the day after it)
+        if not FIRST_YEAR <= when.year <= LAST_YEAR:
+            raise ServiceReportError(
+                f"{key} time {when.isoformat()} is outside the years {FIRST_YEAR}..{LAST_YEAR}",
                 key=key,
                 value=when.isoformat(),
             )

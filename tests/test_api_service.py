@@ -190,6 +190,11 @@ def test_an_unknown_zone_is_404_naming_it(client: TestClient) -> None:
         ({**PERIOD, "provider": "Not An Id"}, "provider", "invalid_request"),
         ({**PERIOD, "provider": "nobody-here"}, "provider", "unknown_provider"),
         ({**PERIOD, "extra": "1"}, "extra", "invalid_request"),
+        # the calendar's last days: the day after "to" would overflow (it was a 500)
+        ({"from": "9999-12-30T00:00:00+02:00", "to": "9999-12-31T00:00:00+02:00"}, "from",
+         "invalid_period"),
+        ({"from": "1969-12-30T00:00:00+02:00", "to": "1969-12-31T00:00:00+02:00"}, "from",
+         "invalid_period"),
     ],
 )
 def test_bad_service_queries_name_the_field(

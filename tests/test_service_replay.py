@@ -125,3 +125,13 @@ def test_cli_mistakes_end_in_one_line(helsinki_dir, tmp_path, capsys, extra, say
     assert main(["service", "replay", "--db", str(tmp_path / "h.sqlite3"), *extra]) == 2
     err = capsys.readouterr().err
     assert err.startswith("fairtrip service: ") and says in err and err.count("\n") == 1
+
+
+def test_a_day_at_the_calendar_s_end_is_refused_by_name_not_overflowed():
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from service_coverage.replay import ReplayError, day_bounds
+
+    with pytest.raises(ReplayError, match=r"outside the years 1970\.\.9998"):
+        day_bounds(dt.date(9999, 12, 31), ZoneInfo("Europe/Helsinki"))

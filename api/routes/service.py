@@ -33,6 +33,7 @@ from service_coverage.queries import find_rule, known_rule_ids, local_day_spans,
 from service_coverage.report import check_period, provider_info, rule_info
 from service_coverage.rule_store import UnknownRuleError
 from service_coverage.rules import compliance
+from service_coverage.service_doc import ServiceReportError
 
 router = APIRouter(tags=["service"])
 
@@ -80,7 +81,10 @@ def _period(
             f"{MAX_PERIOD_DAYS} days; ask for it in parts",
             field="to",
         )
-    from_s, to_s = check_period(start, end)
+    try:
+        from_s, to_s = check_period(start, end)
+    except ServiceReportError as exc:  # a time outside the years the history can hold
+        raise ApiError(422, "invalid_period", str(exc), field=exc.key) from exc
     spans = local_day_spans(from_s, to_s, coverage.timezone)
     period = {
         "from": start.isoformat(),
