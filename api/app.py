@@ -19,7 +19,19 @@ from api.head import HeadAsGetMiddleware
 from api.limits import BodyLimitMiddleware
 from api.planning import PlanService
 from api.pricing import open_pricing
-from api.routes import admin, health, plan, policies, providers, service, stops
+from api.routes import (
+    admin,
+    health,
+    map_layers,
+    nearby,
+    plan,
+    policies,
+    policy_check,
+    providers,
+    service,
+    stops,
+)
+from api.routes.pages import install_pages
 from api.service import open_service_coverage
 from api.settings import Settings, get_settings
 from api.state import AppState
@@ -31,8 +43,9 @@ log = logging.getLogger(__name__)
 
 DESCRIPTION = """\
 fairtrip plans trips that combine public transport and walking on real timetables
-(GTFS) and real streets (OpenStreetMap). The embedded city is Helsinki, with HSL's
-timetable of Tuesday 2022-02-22.
+(GTFS) and real streets (OpenStreetMap). The built-in cities are Helsinki (the default,
+HSL's timetable of Tuesday 2022-02-22) and Northern Kentucky (TANK's 2019-2020 timetable;
+`FAIRTRIP_CITY=nky`).
 
 Every error has one shape: `{"error": {"code", "message", "field"}}`. Every `GET` also
 answers `HEAD`.
@@ -40,12 +53,12 @@ answers `HEAD`.
 
 
 def network_dir(settings: Settings) -> Path:
-    """The network to serve: the configured directory, or the embedded city (compiled on
-    first start; progress goes to the log).
+    """The network to serve: the configured directory, or the built-in city
+    `settings.city` (compiled on first start; progress goes to the log).
     """
     if settings.network is not None:
         return settings.network
-    return ensure_embedded_network(progress=False)
+    return ensure_embedded_network(city=settings.city, progress=False)
 
 
 async def load_state(settings: Settings) -> AppState:
@@ -81,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = await load_state(settings)
         app.state.fairtrip = state
+        map_layers.warm_base_map(state)
         try:
             yield
         finally:
@@ -116,7 +130,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(stops.router)
     app.include_router(providers.router)
     app.include_router(policies.router)
+    app.include_router(policy_check.router)
     app.include_router(service.router)
     app.include_router(admin.router)
     app.include_router(health.router)
+    app.include_router(map_layers.router)
+    app.include_router(nearby.router)
+    # the web pages and their assets (api/static), after the API so no page path shadows it
+    install_pages(app)
     return app

@@ -60,7 +60,7 @@ from evaluation.jobs import (
 )
 from network.cache import cache_root
 from network.compiled import Network
-from network.embedded import data_dir, helsinki
+from network.embedded import city_of_manifest
 from pricing.demand import load_demand
 from pricing.names import redact_paths, source_name
 from pricing.neutrality import solve_revenue_neutral
@@ -132,17 +132,15 @@ def default_paths(
     settings: Settings, network: Network
 ) -> tuple[Path | None, Path | None, Path | None]:
     """(zones for /plan, demand zones, demand CSV): configured, or — for a network compiled
-    from the embedded Helsinki GTFS — the embedded city's files.
+    from a built-in city's GTFS (Helsinki, Northern Kentucky) — that city's files.
     """
-    embedded = helsinki().gtfs.name in network.manifest.get("inputs", [])
-    if not embedded:
+    city = city_of_manifest(network.manifest)
+    if city is None:
         return settings.policy_zones, settings.demand_zones, settings.demand_csv
-
-    d = data_dir() / "helsinki" / "demand"
     return (
-        settings.policy_zones or d / "fare-zones.geojson",
-        settings.demand_zones or d / "demand-zones.geojson",
-        settings.demand_csv or d / "od-gravity-synthetic.csv",
+        settings.policy_zones or city.policy_zones,
+        settings.demand_zones or city.demand_zones,
+        settings.demand_csv or city.demand_csv,
     )
 
 

@@ -12,15 +12,20 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from network.embedded import CITY_KEYS, DEFAULT_CITY, UnknownCityError
+
 
 class Settings(BaseSettings):
-    """Everything an operator can tune; defaults serve the embedded Helsinki city."""
+    """Everything an operator can tune; defaults serve the built-in Helsinki city."""
 
     model_config = SettingsConfigDict(env_prefix="FAIRTRIP_", extra="forbid")
 
     network: Path | None = Field(
-        default=None, description="compiled network directory; none = the embedded city"
+        default=None, description="compiled network directory; none = the built-in `city`"
     )
+    #: the built-in city served when no `network` is given (its demand, zones and SYNTHETIC
+    #: fleets follow the network actually served, whichever way it was chosen)
+    city: str = Field(default=DEFAULT_CITY, description=f"one of {', '.join(CITY_KEYS)}")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
@@ -69,6 +74,14 @@ class Settings(BaseSettings):
     #: where evaluations route their OD matrix: "" in the worker's own process, "local" a
     #: Dask LocalCluster per evaluation, tcp://host:port an existing Dask cluster
     dask_scheduler: str = Field(default="", pattern=r"^(|local|(tcp|tls)://\S+)$")
+
+    @field_validator("city")
+    @classmethod
+    def _known_city(cls, value: str) -> str:
+        """A typo must stop the server at start, not serve the default city unnoticed."""
+        if value not in CITY_KEYS:
+            raise ValueError(str(UnknownCityError(value)))
+        return value
 
     @field_validator("admin_token")
     @classmethod

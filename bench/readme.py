@@ -322,13 +322,103 @@ def render_peers() -> str:
     )
 
 
+BATCH_TEMPLATE = """
+**Batch search over every mode** (`python -m bench.batch_all_modes`, commit {commit}; {caveat}).
+The evaluation's one-to-many form of the `/plan` search: per origin, the walk, bike and rental
+searches once, then one RAPTOR run per departure and way onto transit, read for every
+destination. Embedded Helsinki, {n_o} x {n_d} zone points x {n_dep} departures 07:15-08:45
+({pairs:,} pair-departures); SYNTHETIC fleets. "`/plan`-equal" refuses the {refused} points
+`/plan` refuses (off the embedded streets: every peripheral zone); "beyond streets" gives them
+estimated walks, the evaluation's rule (no vehicles there).
+
+| run | wall time | per origin, {n_dep} departures (median / p95) | target |
+|---|---|---|---|
+| walk + transit, `/plan`-equal | {wt} s | {wt50} / {wt95} ms | <= 60 s |
+| walk + transit, beyond streets | {wtb} s | {wtb50} / {wtb95} ms | <= 60 s |
+| every mode, `/plan`-equal | {am} s | {am50} / {am95} ms | <= 600 s |
+| every mode, beyond streets | {amb} s | {amb50} / {amb95} ms | <= 600 s |
+
+The option table for the SYNTHETIC demand: {slots:,} slots, {options:,} options, {parts:,}
+price parts, built in {table_s} s. `tests/test_batch_vs_plan.py` holds the batch's earliest
+arrival and lowest price equal to `/plan`'s on 100 seeded pairs.
+"""
+
+
+def render_batch() -> str:
+    path = RESULTS / "batch_all_modes.json"
+    if not path.exists():
+        return ""
+    r = json.loads(path.read_text())
+
+    def run(key: str) -> tuple[float, float, float]:
+        one = r[key]
+        po = one["per_origin_4_departures"]
+        return one["wall_s"], round(po["median_ms"]), round(po["p95_ms"])
+
+    wt, wt50, wt95 = run("walk_transit")
+    wtb, wtb50, wtb95 = run("walk_transit_beyond_streets")
+    am, am50, am95 = run("every_mode")
+    amb, amb50, amb95 = run("every_mode_beyond_streets")
+    table = r["option_table"]
+    return BATCH_TEMPLATE.format(
+        commit=r["machine"]["commit"],
+        caveat=r.get("caveat", "one process"),
+        n_o=r["origins"],
+        n_d=r["destinations"],
+        n_dep=len(r["departures_s"]),
+        pairs=r["every_mode"]["pairs_x_departures"],
+        refused=r["every_mode"]["destinations_refused"],
+        wt=wt, wt50=wt50, wt95=wt95, wtb=wtb, wtb50=wtb50, wtb95=wtb95,
+        am=am, am50=am50, am95=am95, amb=amb, amb50=amb50, amb95=amb95,
+        slots=table["slots"],
+        options=table["options"],
+        parts=table["parts"],
+        table_s=table["seconds"],
+    )
+
+
+PAGE_TEMPLATE = """
+**Pages** (`python -m bench.page_load`; {browser}; {conditions}). {runs} loads each of the
+trip planner's deep link Kamppi -> Kruununhaka (walk + transit):
+
+| measure | median | p95 | target |
+|---|---|---|---|
+| load event | {le50} ms | {le95} ms | |
+| base map drawn (streets, stops, zones from the API) | {bm50} ms | {bm95} ms | |
+| itineraries shown (includes the `/plan` call) | {ps50} ms | {ps95} ms | < 1 s |
+
+A load makes {requests} requests ({kib} KiB), every one to the server itself.
+"""
+
+
+def render_page_load() -> str:
+    path = RESULTS / "page_load.json"
+    if not path.exists():
+        return ""
+    r = json.loads(path.read_text())
+    d = r["deep_link_kamppi_kruununhaka"]
+    return PAGE_TEMPLATE.format(
+        browser=r["browser"],
+        conditions=r["conditions"],
+        runs=d["runs"],
+        le50=round(d["load_event_ms"]["median_ms"]),
+        le95=round(d["load_event_ms"]["p95_ms"]),
+        bm50=round(d["basemap_drawn_ms"]["median_ms"]),
+        bm95=round(d["basemap_drawn_ms"]["p95_ms"]),
+        ps50=round(d["plan_shown_ms"]["median_ms"]),
+        ps95=round(d["plan_shown_ms"]["p95_ms"]),
+        requests=d["requests"],
+        kib=round(d["transferred_bytes"] / 1024),
+    )
+
+
 def main() -> None:
     text = README.read_text()
     pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
     if not pattern.search(text):
         sys.exit(f"{README} has no benchmark markers")
     body = render() + render_api() + render_providers() + render_pricing() + render_multimodal()
-    body += render_peers()
+    body += render_peers() + render_batch() + render_page_load()
     README.write_text(pattern.sub(lambda _: f"{START}\n{body}{END}", text))
 
 

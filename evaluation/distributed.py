@@ -54,8 +54,12 @@ DEFAULT_CONNECT_TIMEOUT_S = 10.0
 #: to the routing (10-100 ms per origin), few enough that the workers finish together
 MIN_BLOCK, MAX_BLOCK = 16, 256
 #: blocks aimed at per worker thread when the block size is not given: enough that the
-#: workers finish close together, few enough that each block's fixed cost stays small
-BLOCKS_PER_WORKER = 8
+#: workers finish close together, few enough that each block's fixed cost stays small.
+#: Blocks are consecutive origins, so neighbours with similar costs (all of Midtown, say)
+#: share one: at 8 per worker, New York's 2,041 origins on 2 workers made blocks of 128
+#: (about 20 s each) and the last one left the other worker idle for about half of that;
+#: 32 per worker makes them 32 origins, and a block's fixed cost is still a few milliseconds
+BLOCKS_PER_WORKER = 32
 
 # -- the worker side -----------------------------------------------------------------------
 # A worker process keeps what it opened for the next task. Networks and egress lists are

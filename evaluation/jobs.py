@@ -70,6 +70,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 import redis
 from cachetools import TTLCache
 
+from pricing.policy import Policy
 from storage.redis_conn import make_client, watch
 from storage.sqlite_file import SchemaVersionError, SqliteFile
 
@@ -105,6 +106,25 @@ DEFAULT_RETENTION_DAYS: Final[float] = 7.0
 SQLITE_SCHEMA_VERSION: Final[int] = 1
 DEFAULT_NAMESPACE: Final[str] = "fairtrip:"
 JOB_ID_RE: Final[re.Pattern[str]] = re.compile(r"^[0-9a-f]{16}$")
+
+
+def cross_mode_refusal(policies: Sequence[Policy]) -> str | None:
+    """Why a job cannot evaluate these policies, or None when it can.
+
+    A cross-mode policy (`Policy.is_cross_mode`) is evaluated over every mode by
+    `evaluation.mobility`, which searches every OD pair at four departures with its own
+    planner and fleets: minutes of both cores, on a planner that is not the worker's planning
+    thread. Jobs run the transit evaluation only, so such a policy is refused when the job is
+    submitted, by name, rather than queued to fail.
+    """
+    cross = [p.id for p in policies if p.is_cross_mode]
+    if not cross:
+        return None
+    return (
+        f"{', '.join(cross)} prices whole trips across modes; a cross-mode policy is "
+        "evaluated over every mode with the command line for now: fairtrip policy evaluate "
+        "POLICY.yaml [--city nky] --out DIR"
+    )
 
 
 class JobStoreError(RuntimeError):

@@ -1,10 +1,13 @@
 """Travel time and base fare for every origin-destination pair of a matrix, in batch.
 
 A planner's evaluation needs thousands of OD pairs. Calling /plan once per pair would run
-RAPTOR once per pair; here RAPTOR runs once per *origin* (`Raptor.one_to_many`) and every
+RAPTOR once per pair; here RAPTOR runs once per *origin* (`Raptor.reach`) and every
 destination reads its answer off the same labels, which is what makes a 100 x 100 matrix a
-matter of seconds. Origins are routed in blocks (`OriginRouter.block`): `od_matrix` routes
-them all as one block in this process, `evaluation.distributed` runs blocks as Dask tasks,
+matter of seconds and New York's 2,000 x 2,000 a matter of minutes: the earliest arrival of
+every destination is one vectorised minimum over the egress stops, and a journey is rebuilt
+and priced only where transit beats walking (`OriginRouter._fill_transit_row`). Origins
+are routed in blocks (`OriginRouter.block`): `od_matrix` routes them all as one block in
+this process, `evaluation.distributed` runs blocks as Dask tasks,
 and `assemble` joins blocks into the same matrix either way.
 
 Access and egress are walked at 1.33 m/s over the straight line times 1.3, to stops within
@@ -36,7 +39,7 @@ from routing.geo import DETOUR_FACTOR, haversine_m
 from routing.journey import Journey
 from routing.planner import DEFAULT_WALK_SPEED_MPS, ReasonCode
 from routing.raptor import Raptor, StopTimes
-from routing.timetable import Timetable
+from routing.timetable import INF_TIME, Timetable
 from trips.fare_facts import RideFactsReader
 from trips.prices import ItineraryPricer
 
@@ -184,19 +187,18 @@ class OriginRouter:
             distance_m=haversine_m(o_lat[:, None], o_lon[:, None], d_lat[None, :], d_lon[None, :]),
             reason=np.zeros((n_o, n_d), dtype=np.int8),
         )
-        no_egress = np.array([not len(e.stops) for e in egress], dtype=bool)
+        ends = _Egress.of(egress)
+        no_egress = np.diff(ends.ptr) == 0
         walk_s = np.ceil(out.distance_m * DETOUR_FACTOR / self.walk_speed_mps)
         # a long walk, but a walk
         walkable = out.distance_m * DETOUR_FACTOR <= max(self.max_walk_m, 0.0) * 5
         for i in range(n_o):
             access = self.walk_times(float(o_lat[i]), float(o_lon[i]))
-            found = (
-                self.raptor.one_to_many(
-                    access, egress, self.depart_s, max_transfers=self.max_transfers
-                )
-                if len(access.stops) else [[] for _ in range(n_d)]
-            )
-            self._fill_row(out, i, found, self._reasons(access, no_egress), walk_s, walkable)
+            row = _Row(out, i, walk_s[i], walkable[i], self._reasons(access, no_egress))
+            if len(access.stops):
+                self._fill_transit_row(row, access, ends)
+            else:
+                row.fill(np.full(n_d, INF_TIME, dtype=np.int64), self.depart_s)
             if progress is not None:
                 progress(i + 1, n_o)
         return out
@@ -212,34 +214,126 @@ class OriginRouter:
         )
         return np.where(no_egress, _REASON[ReasonCode.NOTHING_WITHIN_WALK_LIMIT], _REASON[ride])
 
-    def _fill_row(
-        self,
-        out: ODBlock,
-        i: int,
-        found: list[list[Journey]],
-        why: np.ndarray,
-        walk_s: np.ndarray,
-        walkable: np.ndarray,
-    ) -> None:
-        """Row i: per destination the fastest of the transit journeys and the walk."""
-        depart_s = self.depart_s
-        for j, journeys in enumerate(found):
-            best: Journey | None = min(
-                journeys, key=lambda jn: (jn.arrive_s, jn.n_transfers), default=None
+    def _fill_transit_row(self, row: _Row, access: StopTimes, ends: _Egress) -> None:
+        """Row i from ONE search: per destination the fastest of the earliest transit arrival
+        and the walk, with the transfers and fare of the journey that arrives then.
+
+        `Raptor.one_to_many` would rebuild every Pareto journey (arrival, transfers) of every
+        destination, though the matrix keeps only the earliest-arriving one (fewer transfers
+        on a tie): at New York's 2,000 x 2,000 that rebuilding and the per-destination Python
+        loop cost more than the search. Here the search runs once (`Raptor.reach`), the
+        earliest arrival of every destination is a vectorised minimum over its egress stops,
+        and a journey is rebuilt only for destinations where transit beats walking, once per
+        egress stop. The journey is the one `one_to_many` ends with: where a single egress
+        stop gives the earliest arrival, it is the ride-earliest journey to that stop
+        (`Raptor.journey_to`, its first round to get there); where several stops tie, the
+        round decides, which only `one_to_many` sees, so those few destinations are asked
+        again of it with just their tied stops.
+        """
+        arrive_s, stop, tied, via_s = self._earliest(access, ends)
+        transit = row.fill(arrive_s, self.depart_s)
+        facts: dict[int, tuple[int, int]] = {}  # egress stop -> (transfers, fare) of its journey
+        retry = transit & tied
+        for j in np.flatnonzero(transit & ~tied).tolist():
+            s = int(stop[j])
+            if s not in facts:
+                journey = self.raptor.journey_to(s)
+                if journey is None:  # pragma: no cover - the arrival came from a ride to s
+                    raise AssertionError(f"no ride reaches stop {s} after reach() found one")
+                facts[s] = (journey.n_transfers, _price(journey, self.pricer))
+            row.set_journey(j, *facts[s])
+        if retry.any():
+            # after journey_to: one_to_many runs the search again over the same labels
+            dests = np.flatnonzero(retry)
+            on_tie = (via_s == arrive_s[ends.dest]) & retry[ends.dest]
+            tied_egress = [
+                StopTimes(
+                    ends.stop[on_tie & (ends.dest == j)].astype(np.int32),
+                    ends.walk_s[on_tie & (ends.dest == j)].astype(np.int32),
+                )
+                for j in dests.tolist()
+            ]
+            found = self.raptor.one_to_many(
+                access, tied_egress, self.depart_s, max_transfers=self.max_transfers
             )
-            walk_arrive = depart_s + walk_s[i, j] if walkable[i, j] else math.inf
-            if best is None or walk_arrive <= best.arrive_s:
-                if walkable[i, j]:
-                    out.travel_time_s[i, j] = walk_s[i, j]
-                    out.price_minor[i, j] = 0
-                    out.transfers[i, j] = 0
-                else:
-                    out.reason[i, j] = why[j]
-                continue
-            out.travel_time_s[i, j] = best.arrive_s - depart_s
-            out.transfers[i, j] = best.n_transfers
-            out.is_transit[i, j] = True
-            out.price_minor[i, j] = _price(best, self.pricer)
+            for j, journeys in zip(dests.tolist(), found, strict=True):
+                best = journeys[-1]  # each later journey arrives strictly earlier
+                row.set_journey(j, best.n_transfers, _price(best, self.pricer))
+
+    def _earliest(
+        self, access: StopTimes, ends: _Egress
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(earliest arrival by transit per destination, INF_TIME where none; the egress stop
+        of that arrival, the first in the destination's egress order; whether another egress
+        stop arrives at the same second; the arrival via each egress entry).
+        """
+        n_d = len(ends.ptr) - 1
+        reach = self.raptor.reach(access, self.depart_s, max_transfers=self.max_transfers)
+        t_s = reach.astype(np.int64)[ends.stop] + ends.walk_s
+        arrive_s = np.full(n_d, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(arrive_s, ends.dest, t_s)
+        arrive_s[arrive_s >= INF_TIME] = INF_TIME
+        at_best = np.flatnonzero((t_s == arrive_s[ends.dest]) & (t_s < INF_TIME))
+        stop = np.full(n_d, -1, dtype=np.int64)
+        first = at_best[np.r_[True, np.diff(ends.dest[at_best]) != 0]] if len(at_best) else at_best
+        stop[ends.dest[first]] = ends.stop[first]
+        tied = np.bincount(ends.dest[at_best], minlength=n_d) > 1
+        return arrive_s, stop, tied, t_s
+
+
+class _Egress:
+    """Every destination's egress stops as flat arrays (CSR), for vectorised minima."""
+
+    def __init__(self, ptr: np.ndarray, stop: np.ndarray, walk_s: np.ndarray) -> None:
+        self.ptr = ptr  # destination -> its first entry; n_d + 1 offsets
+        self.stop = stop  # entry -> egress stop index (int64)
+        self.walk_s = walk_s  # entry -> seconds walked from the stop (int64)
+        self.dest = np.repeat(np.arange(len(ptr) - 1), np.diff(ptr))  # entry -> destination
+
+    @classmethod
+    def of(cls, egress: Sequence[StopTimes]) -> _Egress:
+        """From one `StopTimes` per destination, in destination order."""
+        sizes = np.array([len(e.stops) for e in egress], dtype=np.int64)
+        ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        if len(egress) and sizes.sum():
+            stop = np.concatenate([e.stops for e in egress]).astype(np.int64)
+            walk_s = np.concatenate([e.seconds for e in egress]).astype(np.int64)
+        else:
+            stop = walk_s = np.zeros(0, dtype=np.int64)
+        return cls(ptr, stop, walk_s)
+
+
+class _Row:
+    """Row i of a block being filled: per destination, transit or the walk or a reason."""
+
+    def __init__(
+        self, out: ODBlock, i: int, walk_s: np.ndarray, walkable: np.ndarray, why: np.ndarray
+    ) -> None:
+        self.out, self.i, self.walk_s, self.walkable, self.why = out, i, walk_s, walkable, why
+
+    def fill(self, arrive_s: np.ndarray, depart_s: int) -> np.ndarray:
+        """Times of the fastest way per destination; returns where transit wins.
+
+        Walking the whole way wins a tie with transit, and walking is only an answer when
+        walkable; a destination with neither gets the reason /plan would give.
+        """
+        out, i = self.out, self.i
+        walk_arrive = np.where(self.walkable, depart_s + self.walk_s, math.inf)
+        transit = (arrive_s < INF_TIME) & ~(walk_arrive <= arrive_s)
+        walk = ~transit & self.walkable
+        out.travel_time_s[i, walk] = self.walk_s[walk]
+        out.price_minor[i, walk] = 0
+        out.transfers[i, walk] = 0
+        stuck = ~transit & ~self.walkable
+        out.reason[i, stuck] = self.why[stuck]
+        out.travel_time_s[i, transit] = arrive_s[transit] - depart_s
+        out.is_transit[i, transit] = True
+        return transit
+
+    def set_journey(self, j: int, transfers: int, price_minor: int) -> None:
+        """The transfers and fare of destination j's transit journey."""
+        self.out.transfers[self.i, j] = transfers
+        self.out.price_minor[self.i, j] = price_minor
 
 
 def assemble(

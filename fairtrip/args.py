@@ -1,4 +1,5 @@
-"""Command-line values people type: coordinates and times, and the one error for a bad one.
+"""Command-line values people type: coordinates, times, the city, and the one error for a
+bad one.
 
 Shared by every subcommand, so a coordinate or a time reads the same everywhere and a
 mistake ends the same way (one line on stderr, exit status 2).
@@ -6,10 +7,15 @@ mistake ends the same way (one line on stderr, exit status 2).
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import math
+import os
 import re
 from collections.abc import Sequence
+from pathlib import Path
+
+from network.embedded import CITY_KEYS, DEFAULT_CITY, UnknownCityError, ensure_embedded_network
 
 
 class UsageError(ValueError):
@@ -71,3 +77,49 @@ def join_negative_coordinates(argv: Sequence[str]) -> list[str]:
         out.append(arg)
         i += 1
     return out
+
+
+#: the server setting that picks the built-in city; the CLI's default too, so one
+#: environment plans, serves and evaluates the same city
+CITY_ENV = "FAIRTRIP_CITY"
+
+
+def parse_city(text: str) -> str:
+    """A built-in city's key, e.g. 'nky'; argparse turns the error into exit status 2."""
+    if text not in CITY_KEYS:
+        raise argparse.ArgumentTypeError(str(UnknownCityError(text)))
+    return text
+
+
+def add_network_options(parser: argparse.ArgumentParser) -> None:
+    """--city KEY | --network DIR: a built-in city (compiled on first use) or a compiled
+    network directory, never both.
+    """
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--city",
+        type=parse_city,
+        metavar="KEY",
+        help=f"built-in city: {', '.join(CITY_KEYS)} (default ${CITY_ENV}, else {DEFAULT_CITY})",
+    )
+    where.add_argument("--network", type=Path, help="compiled network directory")
+
+
+def city_key(args: argparse.Namespace) -> str:
+    """The city the options name: --city, else $FAIRTRIP_CITY, else the default city."""
+    chosen = getattr(args, "city", None)
+    if chosen is not None:
+        return str(chosen)
+    env = os.environ.get(CITY_ENV, "").strip()
+    if not env:
+        return DEFAULT_CITY
+    if env not in CITY_KEYS:
+        raise UsageError(f"${CITY_ENV}: {UnknownCityError(env)}")
+    return env
+
+
+def network_path(args: argparse.Namespace, *, progress: bool = True) -> Path:
+    """--network, else the built-in city `city_key` names (compiled on first use)."""
+    if getattr(args, "network", None) is not None:
+        return Path(args.network)
+    return ensure_embedded_network(city=city_key(args), progress=progress)

@@ -13,11 +13,20 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from fairtrip.args import UsageError, join_negative_coordinates, parse_latlon, parse_when
+from fairtrip.args import (
+    CITY_ENV,
+    UsageError,
+    add_network_options,
+    city_key,
+    join_negative_coordinates,
+    parse_city,
+    parse_latlon,
+    parse_when,
+)
 from ingest.errors import IngestError
 from network.cache import InputMissingError
 from network.compiled import NetworkFileError
-from network.embedded import ensure_embedded_network
+from network.embedded import CITY_KEYS, ensure_embedded_network
 from pricing.errors import PricingError
 from routing.errors import RoutingError
 from trips.errors import TripError
@@ -30,12 +39,12 @@ log = logging.getLogger("fairtrip")
 
 def _build(args: argparse.Namespace) -> int:
     if args.gtfs is None and not args.osm and args.out is None:
-        out = ensure_embedded_network(progress=not args.quiet)
+        out = ensure_embedded_network(city=city_key(args), progress=not args.quiet)
     else:
-        if args.gtfs is None or args.out is None:
+        if args.gtfs is None or args.out is None or args.city is not None:
             raise UsageError(
-                "give --gtfs and --out (and --osm for streets), or nothing at all "
-                "to compile the embedded Helsinki city"
+                "give --gtfs and --out (and --osm for streets), or only --city "
+                f"({', '.join(CITY_KEYS)}) to compile a built-in city"
             )
         # deferred: the build-only libraries (gtfs-kit, osmnx, ...) load for `build` alone
         from ingest.network_build import build_network
@@ -64,8 +73,11 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ["FAIRTRIP_PORT"] = str(args.port)
     os.environ["FAIRTRIP_WORKERS"] = str(args.workers)
     if args.network is None:
-        # compile the embedded city once here, not in every worker at the same time
-        os.environ["FAIRTRIP_NETWORK"] = str(ensure_embedded_network(progress=True))
+        # compile the built-in city once here, not in every worker at the same time; the
+        # workers' settings name the city too, for its demand, zones and fleets
+        city = city_key(args)
+        os.environ[CITY_ENV] = city
+        os.environ["FAIRTRIP_NETWORK"] = str(ensure_embedded_network(city=city, progress=True))
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -85,6 +97,13 @@ def make_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("build", help="compile a city into a network directory")
+    b.add_argument(
+        "--city",
+        type=parse_city,
+        metavar="KEY",
+        help=f"compile a built-in city: {', '.join(CITY_KEYS)} (the default, with no option "
+        f"at all: ${CITY_ENV}, else helsinki)",
+    )
     b.add_argument("--gtfs", type=Path, help="GTFS zip or directory")
     b.add_argument("--osm", type=Path, action="append", help="OSM .pbf extract (repeatable)")
     b.add_argument("--out", type=Path, help="network directory to write")
@@ -99,8 +118,8 @@ def make_parser() -> argparse.ArgumentParser:
 
     add_plan(sub)
 
-    s = sub.add_parser("serve", help="run the HTTP API (default: the embedded Helsinki city)")
-    s.add_argument("--network", type=Path, help="compiled network (default: embedded Helsinki)")
+    s = sub.add_parser("serve", help="run the HTTP API on a built-in city or a compiled network")
+    add_network_options(s)
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--workers", type=int, default=1, help="worker processes (share the mmap)")

@@ -19,9 +19,8 @@ import msgspec
 from pydantic import ValidationError
 
 from api.schemas import PlanQuery
-from fairtrip.args import UsageError, parse_latlon, parse_when
+from fairtrip.args import UsageError, add_network_options, network_path, parse_latlon, parse_when
 from network.compiled import Network
-from network.embedded import ensure_embedded_network
 from providers.store import open_store
 from providers.synthetic import embedded_synthetic_fleets, synthetic_snapshots
 from trips.model import DEFAULT_MODES, PLAN_MODES, encode_json
@@ -108,9 +107,7 @@ def _load_fleets(service: PlanningService, args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     """`fairtrip plan`."""
     query = _query(args)
-    path = args.network if args.network is not None else ensure_embedded_network(
-        progress=not args.quiet
-    )
+    path = network_path(args, progress=not args.quiet)
     service = _service(args, path)
     plan = service.plan(query.to_request())
     if args.json:
@@ -128,7 +125,7 @@ def add_cli(sub: Any) -> None:
         description="Plan a trip the way GET /plan does. Coordinates may be negative "
         "(--from -23.55,-46.63).",
     )
-    q.add_argument("--network", type=Path, help="compiled network (default: embedded Helsinki)")
+    add_network_options(q)
     q.add_argument("--from", dest="from_", required=True, metavar="LAT,LON")
     q.add_argument("--to", required=True, metavar="LAT,LON")
     q.add_argument("--at", required=True, metavar="ISO-8601", help="e.g. 2022-02-22T08:00+02:00")

@@ -17,9 +17,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fairtrip.args import UsageError, parse_when
+from fairtrip.args import UsageError, add_network_options, network_path, parse_when
 from network.compiled import Network
-from network.embedded import ensure_embedded_network
 from providers.synthetic import DEFAULT_SEED
 
 if TYPE_CHECKING:
@@ -60,9 +59,9 @@ def store_url(args: argparse.Namespace) -> str:
     return default_policy_store_url(get_settings())
 
 
-def load_network(path: Path | None) -> Network:
-    """The network at `path`, or the embedded city (compiled on first use)."""
-    return Network.load(path if path is not None else ensure_embedded_network(progress=True))
+def load_network(args: argparse.Namespace) -> Network:
+    """The network --network names, or the built-in city (compiled on first use)."""
+    return Network.load(network_path(args))
 
 
 def service_zones(path: Path | None, network: Network) -> ServiceZones:
@@ -106,7 +105,7 @@ def _replay(args: argparse.Namespace) -> int:
     from service_coverage.replay import ReplayError, replay_day  # deferred: see above
 
     day = _parse_day(args.date)
-    net = load_network(args.network)
+    net = load_network(args)
     zones = service_zones(args.zones, net)
     url = store_url(args)
     try:
@@ -139,7 +138,7 @@ def add_replay(ps: Any) -> None:
         help="fill one day of SYNTHETIC availability history for the embedded city's fleets",
     )
     r.add_argument("--date", required=True, help="local day to replay, YYYY-MM-DD")
-    r.add_argument("--network", type=Path, help="compiled network (default: embedded Helsinki)")
+    add_network_options(r)
     r.add_argument(
         "--zones", type=Path, help="service zones GeoJSON (default: the server's demand zones)"
     )
@@ -188,7 +187,7 @@ def _report(args: argparse.Namespace) -> int:
             f"no history file {args.db}; run `fairtrip service replay --date YYYY-MM-DD "
             f"--db {args.db}` first"
         )
-    net = load_network(args.network)
+    net = load_network(args)
     zones = service_zones(args.zones, net)
     url = store_url(args)
     where = url
@@ -239,7 +238,7 @@ def add_report(ps: Any) -> None:
         metavar="ID",
         help="distribution rules to judge (default: every stored rule and the shipped one)",
     )
-    r.add_argument("--network", type=Path, help="compiled network (default: embedded Helsinki)")
+    add_network_options(r)
     r.add_argument(
         "--zones", type=Path, help="service zones GeoJSON (default: the server's demand zones)"
     )

@@ -1,4 +1,4 @@
-"""`fairtrip providers-simulate`: push synthetic Helsinki fleets, with churn, to a server.
+"""`fairtrip providers-simulate`: push a built-in city's SYNTHETIC fleets, with churn, to a server.
 
 Each round sends every chosen provider's whole snapshot to
 `PUT {url}/providers/{provider_id}/gbfs` with its push key, then churns the fleets and waits
@@ -16,9 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fairtrip.args import UsageError
+from fairtrip.args import UsageError, add_network_options, network_path
 from network.compiled import Network
-from network.embedded import ensure_embedded_network
 from providers.errors import NoStreetGraphError
 from providers.simulator import simulate
 from providers.synthetic import (
@@ -51,7 +50,7 @@ def add_cli(subparsers: Any) -> None:
     """Register the `providers-simulate` subcommand on `fairtrip`'s subparsers."""
     p = subparsers.add_parser(
         "providers-simulate",
-        help="push synthetic Helsinki fleets (with churn) to a running server",
+        help="push a built-in city's SYNTHETIC fleets (with churn) to a running server",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -70,7 +69,7 @@ def add_cli(subparsers: Any) -> None:
     p.add_argument(
         "--fleet-seed", type=int, default=DEFAULT_SEED, help="seed of the initial fleets"
     )
-    p.add_argument("--network", type=Path, help="compiled network (default: embedded Helsinki)")
+    add_network_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar on first build")
     p.set_defaults(func=run_cli)
 
@@ -92,7 +91,7 @@ def _fleets(path: Path, keys: dict[str, str], fleet_seed: int) -> tuple[Feeds, S
 def run_cli(args: argparse.Namespace) -> int:
     """`fairtrip providers-simulate`: exit 0 if every push was accepted, 1 otherwise."""
     keys = dict(args.key)
-    path = args.network or ensure_embedded_network(progress=not args.quiet)
+    path = network_path(args, progress=not args.quiet)
     feeds, nodes = _fleets(path, keys, args.fleet_seed)
     stats = asyncio.run(
         simulate(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -140,13 +141,61 @@ def _search_range(name: str, base_prices: np.ndarray) -> tuple[float, float, flo
     return 0.0, max(1.0, 2.0 * top), float(MAX_MINOR)
 
 
+def find_root(
+    gap: Callable[[float], float],
+    lower: float,
+    first_upper: float,
+    limit: float,
+    *,
+    tol: float,
+    failure: Callable[[list[float]], NeutralityError],
+) -> tuple[float, int]:
+    """The parameter in [lower, limit] where `gap` (relative revenue gap) crosses zero.
+
+    The bracket grows upward from `lower` (doubling from `first_upper`) until `gap` changes
+    sign, then Brent's method finds the root to the relative tolerance `tol`. Returns the root
+    and the number of evaluations; when no sign change is found within `limit` (or
+    `_MAX_EXPANSIONS` doublings), raises ``failure(the gaps seen)``. Shared by the per-family
+    solver below and the cross-mode one (`pricing.cross_mode`).
+    """
+    lo, hi = lower, first_upper
+    f_lo = gap(lo)
+    evaluations = 1
+    reached = [f_lo]
+    if f_lo == 0.0:
+        return lo, evaluations
+    while True:
+        f_hi = gap(hi)
+        evaluations += 1
+        reached.append(f_hi)
+        if f_hi == 0.0:
+            return hi, evaluations
+        if (f_hi > 0) != (f_lo > 0):
+            root, result = brentq(
+                gap, lo, hi, xtol=tol, rtol=max(tol, 4 * np.finfo(float).eps), full_output=True
+            )
+            return float(root), evaluations + int(result.iterations)
+        if hi >= limit or evaluations > _MAX_EXPANSIONS:
+            raise failure(reached)
+        lo, f_lo = hi, f_hi  # the root lies above: move the bracket up
+        hi = min(hi * 2.0, limit)
+
+
 def solve_revenue_neutral(policy: Policy, trips: TripArrays, *, tol: float = 1e-9) -> Solution:
     """Solve `policy`'s free parameter for revenue neutrality on `trips`.
 
     `tol` is Brent's relative tolerance on the parameter. A policy without a free parameter is
     evaluated (revenue and residual) without solving. Raises NeutralityError when no value
-    within the parameter's range reaches the status-quo revenue, naming the reachable range.
+    within the parameter's range reaches the status-quo revenue, naming the reachable range,
+    and PolicyError for a cross-mode policy (it prices whole options: `pricing.cross_mode`).
     """
+    if policy.is_cross_mode:
+        raise PolicyError(
+            "measures",
+            f"policy {policy.id!r} v{policy.version} prices whole trips across modes; it is "
+            "evaluated over the options residents have (pricing.cross_mode), not over "
+            "per-family trip rows",
+        )
     rows = trips.in_families(policy)
     own = trips.select(rows)
     demand = own.trips
@@ -182,43 +231,20 @@ def solve_revenue_neutral(policy: Policy, trips: TripArrays, *, tol: float = 1e-
         return 0.0 if abs(rel) < _ZERO_REL else rel
 
     lower, hi, limit = _search_range(name, base)
-    lo = lower
-    f_lo = gap(lo)
-    evaluations = 1
-    reached = [f_lo]
-    root: float | None = lo if f_lo == 0.0 else None
-    iterations = 0
-    while root is None:
-        f_hi = gap(hi)
-        evaluations += 1
-        reached.append(f_hi)
-        if f_hi == 0.0:
-            root = hi
-        elif (f_hi > 0) != (f_lo > 0):
-            root, result = brentq(
-                gap,
-                lo,
-                hi,
-                xtol=tol,
-                rtol=max(tol, 4 * np.finfo(float).eps),
-                full_output=True,
-            )
-            iterations = result.iterations
-        elif hi >= limit or evaluations > _MAX_EXPANSIONS:
-            scale = max(revenue_base, 1.0)
-            low, high = revenue_base + min(reached) * scale, revenue_base + max(reached) * scale
-            raise NeutralityError(
-                f"policy {policy.id!r} v{policy.version}: no {name} in [{lower:g}, {limit:g}] "
-                f"keeps revenue neutral; revenue reachable {low:.0f}..{high:.0f} minor units "
-                f"vs {revenue_base:.0f} in the status quo",
-                policy_id=policy.id,
-                revenue_base_minor=revenue_base,
-                reachable_minor=(low, high),
-            )
-        else:
-            lo, f_lo = hi, f_hi  # the root lies above: move the bracket up
-            hi = min(hi * 2.0, limit)
-    iterations += evaluations
+
+    def failure(reached: list[float]) -> NeutralityError:
+        scale = max(revenue_base, 1.0)
+        low, high = revenue_base + min(reached) * scale, revenue_base + max(reached) * scale
+        return NeutralityError(
+            f"policy {policy.id!r} v{policy.version}: no {name} in [{lower:g}, {limit:g}] "
+            f"keeps revenue neutral; revenue reachable {low:.0f}..{high:.0f} minor units "
+            f"vs {revenue_base:.0f} in the status quo",
+            policy_id=policy.id,
+            revenue_base_minor=revenue_base,
+            reachable_minor=(low, high),
+        )
+
+    root, iterations = find_root(gap, lower, hi, limit, tol=tol, failure=failure)
     residual_continuous = gap(root)
 
     candidates = [root]

@@ -21,6 +21,15 @@ One measure parameter may be left out to be *solved* (`pricing.neutrality`) so t
 stays equal to the status quo: ``charge_minor`` of a city-wide average, ``target_minor`` of a
 partial average, ``surcharge_pct`` of a peripheral discount. `Policy.with_parameter` returns
 the fully specified policy once the value is known.
+
+Two kinds of measures exist. *Per-family* measures (city-wide average, partial average,
+peripheral discount, cap) price each mode family's legs of a trip on their own; `/plan` and
+the transit matrix apply them (`pricing.policy_apply`). *Cross-mode* measures (one charge per
+trip, per-km averaging, first/last-mile credit, caps across modes) price a whole door-to-door
+option whatever modes it combines, so they need the options a resident has: they are applied
+to a `pricing.options.OptionTable` by `pricing.cross_mode`. A policy holds one kind or the
+other, never both, because the order in which a per-leg and a per-trip measure compose would
+be a hidden choice.
 """
 
 from __future__ import annotations
@@ -253,8 +262,135 @@ class Cap(MeasureBase):
         return min(limits)
 
 
+# -- cross-mode measures (priced on whole options by pricing.cross_mode) --------------------
+
+#: largest per-km rate, minor units per km (the solver's search range is [0, MAX_RATE_PER_KM])
+MAX_RATE_PER_KM: Final[float] = 100_000.0
+#: most trips a distribution may give one rider in a day / in a month
+MAX_TRIPS_PER_DAY: Final[int] = 20
+MAX_TRIPS_PER_MONTH: Final[int] = 400
+#: how far the shares of a trips-per-rider distribution may sum from 1
+SHARE_TOLERANCE: Final[float] = 1e-6
+
+
+class OneChargePerTrip(MeasureBase):
+    """Every option that uses a priced service costs `charge_minor`, whatever its modes.
+
+    The MaaS-style city-wide average: walk + transit, a rental the whole way and rental +
+    transit all cost the same one charge; walking and one's own bike (no operator) stay free.
+    Solved for revenue neutrality of the whole system when omitted.
+    """
+
+    solvable: ClassVar[str | None] = "charge_minor"
+    label: ClassVar[str] = "one charge per trip"
+    type: Literal["one_charge_per_trip"] = "one_charge_per_trip"
+    charge_minor: MinorAmount | None = None
+
+
+class PerKmAverage(MeasureBase):
+    """Every priced option costs ``boarding_minor + rate_minor_per_km x distance``, any modes.
+
+    One price per kilometre across modes; the rate is a float (minor units per km) because a
+    whole-unit rate is too coarse (1 cent/km is 3 % of a 30 cents/km rate) for neutrality
+    within 0.5 %. Each trip's price is rounded to whole minor units once, at the end.
+    """
+
+    solvable: ClassVar[str | None] = "rate_minor_per_km"
+    label: ClassVar[str] = "per-km averaging"
+    type: Literal["per_km_average"] = "per_km_average"
+    rate_minor_per_km: Annotated[Number, Field(ge=0.0, le=MAX_RATE_PER_KM)] | None = None
+    boarding_minor: MinorAmount = 0
+
+
+class FirstLastMileCredit(MeasureBase):
+    """Rental first/last miles of transit trips with a peripheral end get `credit_pct` off.
+
+    The credit applies to the rental parts used as access or egress of a transit trip
+    (`OptionTable.part_access`) when the trip's origin or destination is peripheral, at most
+    `credit_max_minor` per trip when given. It is funded by a `surcharge_pct` on every priced
+    trip with both ends central (solved for revenue neutrality when omitted).
+    """
+
+    solvable: ClassVar[str | None] = "surcharge_pct"
+    label: ClassVar[str] = "first/last-mile credit"
+    type: Literal["first_last_mile_credit"] = "first_last_mile_credit"
+    credit_pct: Annotated[Number, Field(gt=0.0, le=100.0)]
+    credit_max_minor: PositiveMinor | None = None
+    surcharge_pct: Annotated[Number, Field(ge=0.0, le=MAX_SURCHARGE_PCT)] | None = None
+
+
+class TripsShare(BaseModel):
+    """One point of a trips-per-rider distribution: a `share` of riders make `trips` trips."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    trips: Annotated[int, BeforeValidator(_no_bool), Strict(), Field(ge=1, le=MAX_TRIPS_PER_MONTH)]
+    share: Annotated[Number, Field(gt=0.0, le=1.0)]
+
+
+Distribution = Annotated[tuple[TripsShare, ...], Field(min_length=1, max_length=64)]
+
+
+class CrossModeCap(MeasureBase):
+    """Caps on what a rider pays across every mode in a day and in a month.
+
+    A cap works on a rider's total, which an OD table does not see, so the policy states how
+    many trips riders make: `trips_per_rider_day` (share of rider-days with k trips) and
+    `trips_per_rider_month` (share of rider-months with m trips). `pricing.cross_mode` turns
+    them into the expected capped price of each trip (see `expected_capped_price` there).
+    """
+
+    label: ClassVar[str] = "cap across modes"
+    type: Literal["cross_mode_cap"] = "cross_mode_cap"
+    per_day_minor: PositiveMinor | None = None
+    per_month_minor: PositiveMinor | None = None
+    trips_per_rider_day: Distribution | None = None
+    trips_per_rider_month: Distribution | None = None
+
+    @model_validator(mode="after")
+    def _check_cap(self) -> CrossModeCap:
+        if self.per_day_minor is None and self.per_month_minor is None:
+            raise _rule("", "a cap across modes needs per_day_minor and/or per_month_minor")
+        for cap, name, most in (
+            ("per_day_minor", "trips_per_rider_day", MAX_TRIPS_PER_DAY),
+            ("per_month_minor", "trips_per_rider_month", MAX_TRIPS_PER_MONTH),
+        ):
+            _check_distribution(getattr(self, cap), cap, getattr(self, name), name, most)
+        return self
+
+
+def _check_distribution(
+    cap: int | None, cap_name: str, points: tuple[TripsShare, ...] | None, name: str, most: int
+) -> None:
+    """A distribution is given exactly when its cap is, has distinct counts and sums to 1."""
+    if cap is None:
+        if points is not None:
+            raise _rule(name, f"{name} only applies with {cap_name}")
+        return
+    if points is None:
+        raise _rule(name, f"{cap_name} needs {name}: the share of riders making each count")
+    seen: set[int] = set()
+    for i, point in enumerate(points):
+        if point.trips in seen:
+            raise _rule(f"{name}[{i}].trips", f"{point.trips} trips is listed twice")
+        if point.trips > most:
+            raise _rule(f"{name}[{i}].trips", f"expected at most {most} trips, got {point.trips}")
+        seen.add(point.trips)
+    total = sum(point.share for point in points)
+    if abs(total - 1.0) > SHARE_TOLERANCE:
+        raise _rule(name, f"the shares sum to {total:.6g}; expected 1")
+
+
 Measure = Annotated[
-    CityWideAverage | PartialAverage | PeripheralDiscount | Cap, Discriminator("type")
+    CityWideAverage
+    | PartialAverage
+    | PeripheralDiscount
+    | Cap
+    | OneChargePerTrip
+    | PerKmAverage
+    | FirstLastMileCredit
+    | CrossModeCap,
+    Discriminator("type"),
 ]
 #: measure type tag -> model
 MEASURE_TYPES: Final[Mapping[str, type[MeasureBase]]] = {
@@ -262,7 +398,20 @@ MEASURE_TYPES: Final[Mapping[str, type[MeasureBase]]] = {
     "partial_average": PartialAverage,
     "peripheral_discount": PeripheralDiscount,
     "cap": Cap,
+    "one_charge_per_trip": OneChargePerTrip,
+    "per_km_average": PerKmAverage,
+    "first_last_mile_credit": FirstLastMileCredit,
+    "cross_mode_cap": CrossModeCap,
 }
+#: measures that price whole door-to-door options (pricing.cross_mode), not one family's legs
+CROSS_MODE_MEASURES: Final[tuple[type[MeasureBase], ...]] = (
+    OneChargePerTrip,
+    PerKmAverage,
+    FirstLastMileCredit,
+    CrossModeCap,
+)
+#: the mode families a rental part may belong to
+RENTAL_MODE_FAMILIES: Final[tuple[str, ...]] = ("bike_share", "scooter", "car_share", "moped")
 
 
 def _rule(field: str, message: str) -> PydanticCustomError:
@@ -335,16 +484,44 @@ class Policy(BaseModel):
             raise _rule(
                 "revenue_neutral",
                 "revenue_neutral is true but there is nothing to solve: leave out one of "
-                "charge_minor, target_minor or surcharge_pct so it can be solved, or set "
-                "revenue_neutral: false",
+                "charge_minor, target_minor, surcharge_pct or rate_minor_per_km so it can be "
+                "solved, or set revenue_neutral: false",
             )
+        self._check_cross_mode()
         return self
+
+    def _check_cross_mode(self) -> None:
+        """Cross-mode measures stand alone and cover transit and at least one rental family."""
+        cross = [isinstance(m, CROSS_MODE_MEASURES) for m in self.measures]
+        if not any(cross):
+            return
+        if not all(cross):
+            i = cross.index(False)
+            raise _rule(
+                f"measures[{i}]",
+                f"a {self.measures[i].label} prices one family's legs, but this policy's "
+                f"measures[{cross.index(True)}] prices whole trips across modes; a policy "
+                "holds per-family measures or cross-mode measures, not both",
+            )
+        if "transit" not in self.mode_families or not any(
+            f in RENTAL_MODE_FAMILIES for f in self.mode_families
+        ):
+            raise _rule(
+                "mode_families",
+                "a cross-mode measure needs transit and at least one rental family "
+                f"({', '.join(RENTAL_MODE_FAMILIES)}) in mode_families",
+            )
 
     # -- derived facts ---------------------------------------------------------------------
     @property
     def is_status_quo(self) -> bool:
         """True for a policy that changes nothing (no measures)."""
         return not self.measures
+
+    @property
+    def is_cross_mode(self) -> bool:
+        """True when the measures price whole options across modes (`pricing.cross_mode`)."""
+        return any(isinstance(m, CROSS_MODE_MEASURES) for m in self.measures)
 
     @property
     def free_parameter(self) -> tuple[int, str] | None:
@@ -405,7 +582,48 @@ class Policy(BaseModel):
             return _describe_discount(m, trips, solved)
         if isinstance(m, Cap):
             return self._describe_cap(m, trips)
+        return self._describe_cross_mode(m, solved)
+
+    def _describe_cross_mode(self, m: MeasureBase, solved: str) -> str:
+        if isinstance(m, OneChargePerTrip):
+            if m.charge_minor is None:
+                return (
+                    "every paid trip costs one charge whatever its modes, solved for revenue "
+                    "neutrality"
+                )
+            return f"every paid trip costs {self._money(m.charge_minor)} whatever its modes{solved}"
+        if isinstance(m, PerKmAverage):
+            boarding = f"{self._money(m.boarding_minor)} plus " if m.boarding_minor else ""
+            if m.rate_minor_per_km is None:
+                return (
+                    f"every paid trip costs {boarding}one rate per km, solved for revenue "
+                    "neutrality"
+                )
+            rate = f"{m.rate_minor_per_km:.2f} minor units of {self.currency} per km"
+            return f"every paid trip costs {boarding}{rate} whatever its modes{solved}"
+        if isinstance(m, FirstLastMileCredit):
+            return self._describe_credit(m, solved)
+        if isinstance(m, CrossModeCap):
+            return self._describe_cross_cap(m)
         raise AssertionError(f"unhandled measure {m!r}")  # pragma: no cover
+
+    def _describe_credit(self, m: FirstLastMileCredit, solved: str) -> str:
+        limit = f" (at most {self._money(m.credit_max_minor)})" if m.credit_max_minor else ""
+        head = (
+            f"rental first/last miles of transit trips with a peripheral end get "
+            f"{format_pct(m.credit_pct)}% off{limit}"
+        )
+        if m.surcharge_pct is None:
+            return f"{head}; trips within the centre pay a surcharge solved for revenue neutrality"
+        return f"{head}; trips within the centre pay {format_pct(m.surcharge_pct)}% more{solved}"
+
+    def _describe_cross_cap(self, m: CrossModeCap) -> str:
+        parts = []
+        if m.per_day_minor is not None:
+            parts.append(f"{self._money(m.per_day_minor)} a day")
+        if m.per_month_minor is not None:
+            parts.append(f"{self._money(m.per_month_minor)} a month")
+        return "a rider pays at most " + " and ".join(parts) + " across every mode"
 
     def _describe_partial(self, m: PartialAverage, trips: str, solved: str) -> str:
         share = format_pct(m.alpha * 100)
@@ -524,6 +742,8 @@ def _join(base: str, field: str) -> str:
 
 def _allowed_fields(loc: Sequence[int | str]) -> list[str]:
     """The field names of the model that `loc` (ending in an unknown field) points into."""
+    if len(loc) >= 6 and loc[3] in ("trips_per_rider_day", "trips_per_rider_month"):
+        return list(TripsShare.model_fields)
     if len(loc) >= 3 and loc[0] == "measures" and loc[2] in MEASURE_TYPES:
         return list(MEASURE_TYPES[str(loc[2])].model_fields)
     return list(Policy.model_fields)

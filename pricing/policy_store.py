@@ -223,6 +223,12 @@ class PolicyStore(ABC):
         ``value``; the whole record (residual, iterations...) is kept as JSON.
         """
         stored = self.get(policy_id, version)
+        if stored.policy.is_cross_mode:  # /plan prices one itinerary's legs: it cannot apply it
+            raise PolicyError(
+                "measures",
+                f"policy {policy_id!r} v{version} prices whole trips across modes; /plan "
+                "cannot apply it to one itinerary (evaluate it over options: pricing.cross_mode)",
+            )
         solved_json = _check_solved(stored.policy, solved)
         activation = _Activation(policy_id, version, solved, _now())
         if not self._write_activation(activation, solved_json):

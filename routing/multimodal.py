@@ -462,10 +462,25 @@ class MultiModalPlanner:
         after = _times(chains, self._stops, len(self._stops))
         if not len(after.stops):
             return []
-        out: list[Journey] = []
         found = self.planner.transit.depart_at(
             after, base.egress, time_s, max_transfers=opts.max_transfers
         )
+        return self._after_rental(index, chains, seed_stops, found, opts.max_transfers)
+
+    def _after_rental(
+        self,
+        index: int,
+        chains: ChainTimes,
+        seed_stops: np.ndarray,
+        found: list[Journey],
+        max_transfers: int,
+    ) -> list[Journey]:
+        """The mid-trip journeys of fleet `index`: each second-half journey `found` (the
+        best `_PER_COMBINATION`) joined to the rental chain it boarded from and to the rides
+        of the last `reach` that brought the rider to the chain's start (one place for this
+        rule, so the batch search in `routing.batch` joins them the same way).
+        """
+        out: list[Journey] = []
         for j in found[:_PER_COMBINATION]:
             first = j.legs[0]
             if not isinstance(first, Walk) or first.to_stop < 0:
@@ -490,7 +505,7 @@ class MultiModalPlanner:
             if pieces[-1].arrive_s > j.legs[1].depart_s:  # rounding: the ride would be missed
                 continue
             rides = len(before.rides) + len(j.rides)
-            if rides - 1 > opts.max_transfers:
+            if rides - 1 > max_transfers:
                 continue
             out.append(Journey((*before.legs, *pieces, *j.legs[1:])))
         return out

@@ -183,6 +183,32 @@ def test_activating_a_revenue_neutral_policy_solves_it_on_the_embedded_demand(cl
                        headers=bearer(ADMIN)).status_code == 204
 
 
+CROSS_MODE_FIXED = """\
+fairtrip_policy: 1
+id: one-euro-every-mode
+version: 1
+name: One 1.00 EUR charge per trip whatever the modes (test)
+currency: EUR
+mode_families: [transit, bike_share, scooter, car_share]
+revenue_neutral: false
+measures:
+  - type: one_charge_per_trip
+    charge_minor: 100
+"""
+
+
+def test_a_cross_mode_policy_is_refused_for_plan_by_name_and_nothing_is_activated(client):
+    r = yaml_post(client, CROSS_MODE_FIXED)
+    assert r.status_code == 201, r.text
+    r = client.post("/policies/one-euro-every-mode/activate", headers=bearer(ADMIN))
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "not_applicable"
+    assert "across modes" in r.json()["error"]["message"]
+    assert client.get("/policies/one-euro-every-mode").json()["active"] is False
+    it = transit_itinerary(client.get("/plan", params=KAMPPI_KRUUNUNHAKA).json())
+    assert it["price"]["policy"] is None
+
+
 # -- evaluations ----------------------------------------------------------------------------
 def test_evaluation_job_reports_progress_and_delivers_json_and_html(client):
     yaml_post(client, FLAT_200)

@@ -360,3 +360,17 @@ def test_simulator_pushes_churn_to_the_real_endpoint(admin_app, helsinki):
     assert stats.ok_2xx == 3 and stats.client_4xx == 0 and stats.server_5xx == 0
     status = admin_app.get("/providers/sim-scooters/status").json()
     assert status["source"] == "push" and status["vehicles"] > 500
+
+
+def test_deleting_a_push_provider_while_the_poller_runs_removes_it_and_its_keys(admin_app):
+    # the poller runs in every app; a provider without a poll URL was never handed to it
+    assert admin_app.app.state.fairtrip.fleets.poller is not None
+    secret = new_provider(admin_app, "push-only-co")
+    r = admin_app.delete("/admin/providers/push-only-co", headers=bearer(ADMIN))
+    assert r.status_code == 204, r.text
+    assert admin_app.get("/providers/push-only-co/status").status_code == 404
+    r = admin_app.delete("/admin/providers/push-only-co", headers=bearer(ADMIN))
+    assert r.status_code == 404
+    r = admin_app.put("/providers/push-only-co/gbfs", json={"files": {}},
+                      headers=bearer(secret))
+    assert r.status_code in (401, 403, 404), r.text

@@ -225,6 +225,6 @@ def test_without_a_scheduler_the_matrix_is_routed_in_process(
 
 def test_default_block_size_stays_within_bounds():
     assert default_block_size(152, 2) == 16
-    assert default_block_size(2000, 2) == 125
+    assert default_block_size(2000, 2) == 32
     assert default_block_size(100_000, 2) == 256
     assert block_bounds(5, 2) == [(0, 2), (2, 4), (4, 5)]

@@ -50,12 +50,14 @@ def refused(doc: dict[str, Any] | str) -> PolicyError:
 # -- the examples ---------------------------------------------------------------------------------
 
 
-def test_the_four_example_policies_exist():
+def test_the_example_policies_exist():
     assert [p.name for p in EXAMPLES] == [
         "city-wide-average.yaml",
         "daily-cap.yaml",
+        "one-charge-every-mode.yaml",
         "partial-averaging-50.yaml",
         "peripheral-discount.yaml",
+        "peripheral-first-last-mile-credit.yaml",
     ]
 
 

@@ -186,23 +186,7 @@ class PlanningService:
         return msgspec.structs.replace(answer, notes=notes)
 
     def _options(self, request: TripRequest) -> MultiModalOptions:
-        modes = request.modes
-        return MultiModalOptions(
-            plan=PlanOptions(
-                arrive_by=request.arrive_by,
-                window_s=request.window_min * 60,
-                max_walk_m=request.max_walk_m,
-                walk_speed_mps=request.walk_speed_mps,
-                max_transfers=request.max_transfers,
-                max_access_s=round(request.max_access_min * 60),
-                max_egress_s=round(request.max_egress_min * 60),
-                max_direct_walk_s=round(request.max_direct_walk_min * 60),
-            ),
-            transit=Mode.TRANSIT in modes,
-            walk_only=Mode.WALK in modes,
-            max_ride_s=request.max_rental_min * 60,
-            max_vehicle_walk_m=request.vehicle_walk_m(),
-        )
+        return search_options(request)
 
     def _answer(self, request: TripRequest, when: _When, views: list[FleetView]) -> TripPlan:
         """Search with `views`, then draw, price and choose the itineraries (no notes yet)."""
@@ -293,6 +277,29 @@ class PlanningService:
             self.active_policy,
             transit_pass=transit_pass,
         )
+
+
+def search_options(request: TripRequest) -> MultiModalOptions:
+    """The router's options for a request: one definition for /plan and the batch search
+    (`trips.batch`), so both search with the same limits.
+    """
+    modes = request.modes
+    return MultiModalOptions(
+        plan=PlanOptions(
+            arrive_by=request.arrive_by,
+            window_s=request.window_min * 60,
+            max_walk_m=request.max_walk_m,
+            walk_speed_mps=request.walk_speed_mps,
+            max_transfers=request.max_transfers,
+            max_access_s=round(request.max_access_min * 60),
+            max_egress_s=round(request.max_egress_min * 60),
+            max_direct_walk_s=round(request.max_direct_walk_min * 60),
+        ),
+        transit=Mode.TRANSIT in modes,
+        walk_only=Mode.WALK in modes,
+        max_ride_s=request.max_rental_min * 60,
+        max_vehicle_walk_m=request.vehicle_walk_m(),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,7 +92,9 @@ async def delete_provider(
         raise _unknown(provider_id)
     try:
         if fleets.poller is not None:
-            fleets.poller.remove(provider_id)
+            # a push provider (no poll URL) was never handed to the poller
+            with contextlib.suppress(UnknownProviderError):
+                fleets.poller.remove(provider_id)
         # a provider that never pushed, or whose data the cache lost, has no fleet to delete
         with contextlib.suppress(UnknownProviderError):
             await asyncio.to_thread(fleets.store.delete_provider, provider_id)

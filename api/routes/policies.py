@@ -26,7 +26,7 @@ from api.errors import ApiError, ErrorResponse, error_responses
 from api.examples import EVALUATION_JOB, EVALUATION_JOB_CANCELLED, created, responses
 from api.pricing import PricingService, job_document
 from api.state import AppState, StateDep
-from evaluation.jobs import JobRecord, JobStoreError, iso
+from evaluation.jobs import JobRecord, JobStoreError, cross_mode_refusal, iso
 from pricing.errors import PricingError
 from pricing.names import source_name
 from pricing.policy import MAX_VERSION, PolicyError, parse_policy
@@ -217,9 +217,12 @@ async def activate_policy(
             "this network has no central/peripheral zone layer "
             "configured (FAIRTRIP_POLICY_ZONES): a policy cannot be applied",
         )
-    result = await asyncio.to_thread(
-        pricing.store.activate, stored.policy.id, stored.policy.version, solved=solved
-    )
+    try:
+        result = await asyncio.to_thread(
+            pricing.store.activate, stored.policy.id, stored.policy.version, solved=solved
+        )
+    except PolicyError as exc:  # e.g. a cross-mode policy: /plan cannot apply it to one itinerary
+        raise ApiError(422, "not_applicable", str(exc)) from exc
     await asyncio.to_thread(pricing.refresh)
     return _doc(result)
 
@@ -264,6 +267,9 @@ async def evaluate_policy(
     body = body or EvaluateBody()
     subject = _get(state, policy_id, body.version).policy
     others = [_get(state, other).policy for other in body.compare_with]
+    refusal = cross_mode_refusal([subject, *others])
+    if refusal is not None:
+        raise ApiError(422, "cross_mode_not_in_jobs", refusal, field="policy_id")
     demand = body.demand_csv.encode() if body.demand_csv is not None else None
     if demand is not None:  # fail fast on a bad table: the job would only fail later
         from pricing.demand import DemandError, load_demand

@@ -1,4 +1,8 @@
-"""Synthetic shared-vehicle fleets for the embedded Helsinki city, as GBFS 3.0 feeds.
+"""Synthetic shared-vehicle fleets for the built-in cities, as GBFS 3.0 feeds.
+
+Northern Kentucky (`NKY`) gets the same generator with its own centre, time zone, currency
+and sizes (`fleets.NKY_SIZES`): `synthetic-scooters-nky` and `synthetic-carshare-nky`. The
+rest of this docstring describes Helsinki's, the default.
 
 Helsinki publishes real city-bike stations but no live availability, and there is no open
 scooter or car-share feed for it. These three providers fill the gap with plausible,
@@ -18,11 +22,13 @@ rounds to a server.
 
 from __future__ import annotations
 
+from providers.synthetic._common import HELSINKI, NKY, FleetCity
 from providers.synthetic.carshare import PROVIDER_ID as CARSHARE_ID
 from providers.synthetic.churn import StreetNodes, churn
 from providers.synthetic.citybikes import PROVIDER_ID as CITYBIKES_ID
 from providers.synthetic.fleets import (
     DEFAULT_SEED,
+    NKY_SIZES,
     Feeds,
     embedded_synthetic_fleets,
     street_nodes,
@@ -37,9 +43,13 @@ __all__ = [
     "CARSHARE_ID",
     "CITYBIKES_ID",
     "DEFAULT_SEED",
+    "HELSINKI",
+    "NKY",
+    "NKY_SIZES",
     "PROVIDER_IDS",
     "SCOOTERS_ID",
     "Feeds",
+    "FleetCity",
     "StreetNodes",
     "churn",
     "embedded_synthetic_fleets",

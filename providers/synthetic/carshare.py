@@ -24,9 +24,10 @@ import numpy as np
 
 from providers.synthetic._common import (
     CONTACT_EMAIL,
-    TIMEZONE,
+    HELSINKI,
     TTL_DYNAMIC_S,
     TTL_STATIC_S,
+    FleetCity,
     Nodes,
     centre_weights,
     discovery,
@@ -56,6 +57,11 @@ DISABLED_SHARE = 0.02
 EQUIPMENT = ["winter_tires"]
 
 
+def provider_id(city: FleetCity = HELSINKI) -> str:
+    """The car-share provider's id in `city` (`PROVIDER_ID` in Helsinki)."""
+    return f"synthetic-carshare-{city.key}"
+
+
 def build(
     car_nodes: Nodes,
     *,
@@ -63,8 +69,10 @@ def build(
     now_s: int,
     n_free_cars: int = N_FREE_CARS,
     n_stations: int = N_STATIONS,
+    city: FleetCity = HELSINKI,
 ) -> dict[str, dict[str, Any]]:
     """Every GBFS 3.0 file of the car-share provider, cars and stations on car-graph nodes."""
+    pid = provider_id(city)
     node_lat, node_lon = (np.asarray(a, dtype=np.float64) for a in car_nodes)
     stations = _stations(node_lat, node_lon, rng=rng, n=n_stations)
     parked = [int(rng.binomial(s["capacity"], STATION_FILL_RATE)) for s in stations]
@@ -74,13 +82,13 @@ def build(
     files: dict[str, dict[str, Any]] = {
         "system_information": document(
             {
-                "system_id": PROVIDER_ID,
+                "system_id": pid,
                 "languages": ["en"],
-                "name": text("Helsinki car sharing (SYNTHETIC fleet)"),
+                "name": text(f"{city.name} car sharing (SYNTHETIC fleet)"),
                 "operator": text("fairtrip SYNTHETIC data (no real operator)"),
                 "opening_hours": "24/7",
                 "feed_contact_email": CONTACT_EMAIL,
-                "timezone": TIMEZONE,
+                "timezone": city.timezone,
                 "license_id": "ODbL-1.0",
                 "attribution_organization_name": text("OpenStreetMap contributors"),
             },
@@ -90,7 +98,9 @@ def build(
         "vehicle_types": document(
             {"vehicle_types": vehicle_types()}, now_s=now_s, ttl_s=TTL_STATIC_S
         ),
-        "system_pricing_plans": document({"plans": _plans()}, now_s=now_s, ttl_s=TTL_STATIC_S),
+        "system_pricing_plans": document(
+            {"plans": _plans(city.currency)}, now_s=now_s, ttl_s=TTL_STATIC_S
+        ),
         "station_information": document({"stations": stations}, now_s=now_s, ttl_s=TTL_STATIC_S),
         "station_status": document(
             {"stations": station_status(stations, vehicles, now_s=now_s)},
@@ -99,7 +109,7 @@ def build(
         ),
         "vehicle_status": document({"vehicles": vehicles}, now_s=now_s, ttl_s=TTL_DYNAMIC_S),
     }
-    return {"gbfs": discovery(PROVIDER_ID, files, now_s=now_s), **files}
+    return {"gbfs": discovery(pid, files, now_s=now_s), **files}
 
 
 def vehicle_types() -> list[dict[str, Any]]:
@@ -136,19 +146,20 @@ def vehicle_types() -> list[dict[str, Any]]:
     ]
 
 
-def _plans() -> list[dict[str, Any]]:
-    # Illustrative prices, not any Helsinki operator's tariff. The round-trip plan charges
-    # 6.00 EUR at the start of every hour plus 0.19 EUR/km; the free-floating plan charges
-    # 0.35 EUR/min with the first 50 km included, then 0.29 EUR/km.
+def _plans(currency: str = "EUR") -> list[dict[str, Any]]:
+    # Illustrative prices, not any operator's tariff. The round-trip plan charges 6.00 at
+    # the start of every hour plus 0.19/km; the free-floating plan charges 0.35/min with the
+    # first 50 km included, then 0.29/km (in the city's currency: EUR or USD)
     return [
         {
             "plan_id": STATION_PLAN_ID,
             "name": text("Round trip by the hour (SYNTHETIC, illustrative prices)"),
-            "currency": "EUR",
+            "currency": currency,
             "price": 0.0,
             "is_taxable": False,
             "description": text(
-                "Illustrative prices: 6.00 EUR per started hour plus 0.19 EUR per km."
+                f"Illustrative prices: 6.00 {currency} per started hour plus 0.19 {currency} "
+                "per km."
             ),
             "per_min_pricing": [{"start": 0, "rate": 6.0, "interval": 60}],
             "per_km_pricing": [{"start": 0, "rate": 0.19, "interval": 1}],
@@ -156,12 +167,12 @@ def _plans() -> list[dict[str, Any]]:
         {
             "plan_id": FREE_PLAN_ID,
             "name": text("Free floating per minute (SYNTHETIC, illustrative prices)"),
-            "currency": "EUR",
+            "currency": currency,
             "price": 0.0,
             "is_taxable": False,
             "description": text(
-                "Illustrative prices: 0.35 EUR per minute, first 50 km included, "
-                "then 0.29 EUR per km."
+                f"Illustrative prices: 0.35 {currency} per minute, first 50 km included, "
+                f"then 0.29 {currency} per km."
             ),
             "per_min_pricing": [{"start": 0, "rate": 0.35, "interval": 1}],
             "per_km_pricing": [{"start": 50, "rate": 0.29, "interval": 1}],

@@ -1,16 +1,23 @@
-"""The three synthetic Helsinki providers, built together from one seed."""
+"""The synthetic providers of a city, built together from one seed.
+
+Helsinki gets three (city bikes at the real stations, scooters, car sharing). Northern
+Kentucky gets two, scooters and car sharing, sized for its urban core (`NKY_SIZES`): there
+is no bike-station register for it here, and inventing station sites would pass made-up
+places off as a real network.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
-from network.embedded import data_dir
+from network.embedded import city_of_manifest, data_dir
 from providers.errors import NoStreetGraphError
 from providers.synthetic import carshare, citybikes, scooters
-from providers.synthetic._common import Nodes
+from providers.synthetic._common import HELSINKI, NKY, FleetCity, Nodes
 
 if TYPE_CHECKING:
     from network.compiled import Network
@@ -20,10 +27,16 @@ Feeds = dict[str, dict[str, dict[str, Any]]]
 
 DEFAULT_SEED = 20220222
 
+#: Northern Kentucky's fleet sizes (ASSUMPTIONS, SYNTHETIC): 400 scooters, about the size
+#: of one operator's permit in a small US city around 2019, and car sharing at a third of
+#: Helsinki's (30 free-floating EVs, 4 round-trip stations): a car-owning region. Placed by
+#: `NKY`'s centre weights, most of them stand in the urban core around the Roebling bridge.
+NKY_SIZES: Final = MappingProxyType({"n_scooters": 400, "n_free_cars": 30, "n_car_stations": 4})
+
 
 def synthetic_fleets(
     *,
-    stations_csv: Path,
+    stations_csv: Path | None,
     walk_nodes: Nodes,
     car_nodes: Nodes,
     now_s: int,
@@ -32,13 +45,15 @@ def synthetic_fleets(
     n_scooters: int = scooters.N_SCOOTERS,
     n_free_cars: int = carshare.N_FREE_CARS,
     n_car_stations: int = carshare.N_STATIONS,
+    city: FleetCity = HELSINKI,
 ) -> Feeds:
     """GBFS 3.0 feeds of the three synthetic providers; a pure function of its arguments.
 
     Parameters
     ----------
     stations_csv
-        the city-bike station register (real stations and capacities).
+        the city-bike station register (real stations and capacities); None: the city has
+        no city-bike provider.
     walk_nodes, car_nodes
         (latitude, longitude) arrays of the street graphs' nodes; scooters are put on walk
         nodes, car-share cars and stations on car nodes.
@@ -51,6 +66,8 @@ def synthetic_fleets(
         (min lon, min lat, max lon, max lat) of the city-bike stations kept; None keeps all.
     n_scooters, n_free_cars, n_car_stations
         fleet sizes (defaults justified in the provider modules' docstrings).
+    city
+        where the fleets are (ids, names, time zone, currency, centre; `FleetCity`).
 
     Returns
     -------
@@ -66,24 +83,42 @@ def synthetic_fleets(
     bikes_rng, scooters_rng, cars_rng = (
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)
     )
-    stations = citybikes.read_stations(stations_csv, bbox=station_bbox)
-    return {
-        citybikes.PROVIDER_ID: citybikes.build(stations, rng=bikes_rng, now_s=now_s),
-        scooters.PROVIDER_ID: scooters.build(
-            walk_nodes, rng=scooters_rng, now_s=now_s, n_scooters=n_scooters
-        ),
-        carshare.PROVIDER_ID: carshare.build(
-            car_nodes,
-            rng=cars_rng,
-            now_s=now_s,
-            n_free_cars=n_free_cars,
-            n_stations=n_car_stations,
-        ),
-    }
+    feeds: Feeds = {}
+    if stations_csv is not None:
+        stations = citybikes.read_stations(stations_csv, bbox=station_bbox)
+        feeds[citybikes.PROVIDER_ID] = citybikes.build(stations, rng=bikes_rng, now_s=now_s)
+    feeds[scooters.provider_id(city)] = scooters.build(
+        walk_nodes, rng=scooters_rng, now_s=now_s, n_scooters=n_scooters, city=city
+    )
+    feeds[carshare.provider_id(city)] = carshare.build(
+        car_nodes,
+        rng=cars_rng,
+        now_s=now_s,
+        n_free_cars=n_free_cars,
+        n_stations=n_car_stations,
+        city=city,
+    )
+    return feeds
 
 
 def embedded_synthetic_fleets(network: Network, *, now_s: int, seed: int = DEFAULT_SEED) -> Feeds:
-    """`synthetic_fleets` for the embedded city: the data dir's register, the network's graphs."""
+    """`synthetic_fleets` for the network's city: Northern Kentucky's when the network was
+    compiled from its built-in inputs, else Helsinki's (the data dir's register), on the
+    network's street graphs.
+    """
+    city = city_of_manifest(network.manifest)
+    if city is not None and city.key == "nky":
+        return synthetic_fleets(
+            stations_csv=None,
+            walk_nodes=street_nodes(network, "walk"),
+            car_nodes=street_nodes(network, "car"),
+            now_s=now_s,
+            seed=seed,
+            city=NKY,
+            n_scooters=NKY_SIZES["n_scooters"],
+            n_free_cars=NKY_SIZES["n_free_cars"],
+            n_car_stations=NKY_SIZES["n_car_stations"],
+        )
     return synthetic_fleets(
         stations_csv=data_dir() / "helsinki" / "citybike-stations-2021.csv",
         walk_nodes=street_nodes(network, "walk"),

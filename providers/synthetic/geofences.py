@@ -86,9 +86,13 @@ def _feature(name: str, ring: Ring, rules: list[dict[str, Any]]) -> dict[str, An
     }
 
 
-def geofencing_zones(type_ids: Sequence[str], *, now_s: int) -> dict[str, Any]:
-    """The `geofencing_zones` file: three zones on real places plus the global rules."""
-    features = [
+def geofencing_zones(
+    type_ids: Sequence[str], *, now_s: int, places: bool = True
+) -> dict[str, Any]:
+    """The `geofencing_zones` file: three zones on real places of Helsinki (unless `places`
+    is False) plus the global rules.
+    """
+    features = [] if not places else [
         _feature(
             "Esplanadi park: no riding (SYNTHETIC rule)",
             ESPLANADI_PARK,

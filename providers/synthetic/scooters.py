@@ -21,9 +21,10 @@ import numpy as np
 from providers.synthetic import geofences
 from providers.synthetic._common import (
     CONTACT_EMAIL,
-    TIMEZONE,
+    HELSINKI,
     TTL_DYNAMIC_S,
     TTL_STATIC_S,
+    FleetCity,
     Nodes,
     centre_weights,
     discovery,
@@ -46,21 +47,38 @@ RESERVED_SHARE = 0.02
 DISABLED_SHARE = 0.015
 
 
+def provider_id(city: FleetCity = HELSINKI) -> str:
+    """The scooter provider's id in `city` (`PROVIDER_ID` in Helsinki)."""
+    return f"synthetic-scooters-{city.key}"
+
+
 def build(
-    walk_nodes: Nodes, *, rng: np.random.Generator, now_s: int, n_scooters: int = N_SCOOTERS
+    walk_nodes: Nodes,
+    *,
+    rng: np.random.Generator,
+    now_s: int,
+    n_scooters: int = N_SCOOTERS,
+    city: FleetCity = HELSINKI,
 ) -> dict[str, dict[str, Any]]:
-    """Every GBFS 3.0 file of the scooter provider, scooters on walk-graph nodes."""
-    zones = geofences.geofencing_zones([VEHICLE_TYPE_ID], now_s=now_s)
+    """Every GBFS 3.0 file of the scooter provider, scooters on walk-graph nodes.
+
+    Helsinki's operator has geofencing zones on three real places there; elsewhere the
+    file carries the global speed rule only (no places were traced for other cities).
+    """
+    zones = geofences.geofencing_zones(
+        [VEHICLE_TYPE_ID], now_s=now_s, places=city is HELSINKI
+    )
+    pid = provider_id(city)
     files: dict[str, dict[str, Any]] = {
         "system_information": document(
             {
-                "system_id": PROVIDER_ID,
+                "system_id": pid,
                 "languages": ["en"],
-                "name": text("Helsinki e-scooters (SYNTHETIC fleet)"),
+                "name": text(f"{city.name} e-scooters (SYNTHETIC fleet)"),
                 "operator": text("fairtrip SYNTHETIC data (no real operator)"),
                 "opening_hours": "24/7",
                 "feed_contact_email": CONTACT_EMAIL,
-                "timezone": TIMEZONE,
+                "timezone": city.timezone,
                 # positions are OpenStreetMap nodes, hence the ODbL attribution
                 "license_id": "ODbL-1.0",
                 "attribution_organization_name": text("OpenStreetMap contributors"),
@@ -71,7 +89,9 @@ def build(
         "vehicle_types": document(
             {"vehicle_types": [vehicle_type()]}, now_s=now_s, ttl_s=TTL_STATIC_S
         ),
-        "system_pricing_plans": document({"plans": [_plan()]}, now_s=now_s, ttl_s=TTL_STATIC_S),
+        "system_pricing_plans": document(
+            {"plans": [_plan(city.currency)]}, now_s=now_s, ttl_s=TTL_STATIC_S
+        ),
         "geofencing_zones": zones,
         "vehicle_status": document(
             {"vehicles": _vehicles(walk_nodes, zones, rng=rng, now_s=now_s, n=n_scooters)},
@@ -79,7 +99,7 @@ def build(
             ttl_s=TTL_DYNAMIC_S,
         ),
     }
-    return {"gbfs": discovery(PROVIDER_ID, files, now_s=now_s), **files}
+    return {"gbfs": discovery(pid, files, now_s=now_s), **files}
 
 
 def vehicle_type() -> dict[str, Any]:
@@ -99,15 +119,18 @@ def vehicle_type() -> dict[str, Any]:
     }
 
 
-def _plan() -> dict[str, Any]:
-    # Illustrative prices in the range Helsinki operators charged, not any operator's tariff.
+def _plan(currency: str = "EUR") -> dict[str, Any]:
+    # Illustrative prices in the range Helsinki operators charged, not any operator's tariff;
+    # the same numbers in US dollars are in the range US operators charged around 2019
     return {
         "plan_id": PLAN_ID,
         "name": text("Pay as you go (SYNTHETIC, illustrative prices)"),
-        "currency": "EUR",
+        "currency": currency,
         "price": 1.0,
         "is_taxable": False,
-        "description": text("Illustrative prices: unlock 1.00 EUR, then 0.25 EUR per minute."),
+        "description": text(
+            f"Illustrative prices: unlock 1.00 {currency}, then 0.25 {currency} per minute."
+        ),
         "per_min_pricing": [{"start": 0, "rate": 0.25, "interval": 1}],
     }
 
