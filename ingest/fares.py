@@ -28,7 +28,7 @@ from pathlib import Path
 from ingest.errors import GtfsError, InputFileError
 from pricing.errors import FareDataError
 from pricing.fares import FareSystem, field_text
-from pricing.fares_v1 import FARE_ATTRIBUTES, FARE_RULES, FaresV1
+from pricing.fares_v1 import FARE_ATTRIBUTES, FARE_RULES, FareAttribute, FaresV1
 from pricing.fares_v1 import REQUIRED_COLUMNS as V1_COLUMNS
 from pricing.fares_v2 import (
     FARE_LEG_RULES,
@@ -158,7 +158,34 @@ def _read_v1(feed: _Feed) -> FaresV1 | None:
         len(rules),
         system.currency,
     )
+    _warn_zero_transfer_duration(feed.path, system.attributes)
     return system
+
+
+def _warn_zero_transfer_duration(path: Path, attributes: Sequence[FareAttribute]) -> None:
+    """Say so when a fare allows transfers but gives them `transfer_duration` 0.
+
+    Real feeds publish this (Northern Kentucky's TANK: `transfers=1, transfer_duration=0`).
+    It is ambiguous: 0 may be a placeholder for "no time limit" (which the reference spells
+    as an empty field), but read literally the transfer expires at the first boarding, so a
+    second ride pays again. Refusing the feed would leave a real network unpriced, and
+    guessing a limit would invent a fare, so the literal reading (the reference's "seconds
+    before a transfer expires") is kept and the build names the fares it affects.
+    """
+    fare_ids = [
+        a.fare_id
+        for a in attributes
+        if a.transfer_duration_s == 0 and (a.transfers is None or a.transfers > 0)
+    ]
+    if fare_ids:
+        log.warning(
+            "%s: %s gives fare(s) %s transfers but transfer_duration 0 seconds, which is "
+            "ambiguous; read literally: a transfer expires at the first boarding, so each "
+            "later ride on these fares pays again",
+            path,
+            FARE_ATTRIBUTES,
+            ", ".join(repr(f) for f in fare_ids),
+        )
 
 
 def _read_v2(feed: _Feed) -> FaresV2:

@@ -1,10 +1,12 @@
 """The providers' status board in Chromium: the SYNTHETIC fleets fresh, and the admin actions
-(register a provider, issue a key, revoke it) done from the page and checked through the API.
+(register a provider, issue a key, revoke it, remove the provider) done from the page and
+checked through the API.
 """
 
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +24,23 @@ def give_token(page: Any, token: str) -> None:
     dialog = page.get_by_role("dialog", name="Admin token")
     dialog.get_by_role("textbox", name="Token").fill(token)
     dialog.get_by_role("button", name="Use token").click()
+
+
+def empty_fleet(system_id: str) -> dict[str, Any]:
+    """SYNTHETIC: a GBFS 3.0 snapshot with no vehicle, last updated now. Pushed, it gives a
+    provider data (a status) without changing any plan of the shared server.
+    """
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    env = {"last_updated": stamp, "ttl": 60, "version": "3.0"}
+    return {
+        "system_information": {**env, "data": {
+            "system_id": system_id, "languages": ["en"],
+            "name": [{"text": f"SYNTHETIC {system_id}", "language": "en"}],
+            "opening_hours": "24/7", "feed_contact_email": "ops@example.org",
+            "timezone": "Europe/Helsinki",
+        }},
+        "vehicle_status": {**env, "data": {"vehicles": []}},
+    }  # fmt: skip
 
 
 @pytest.fixture
@@ -80,7 +99,7 @@ def test_the_synthetic_providers_are_shown_fresh_with_their_fleets(page: Any) ->
     assert_clean(page)
 
 
-def test_an_admin_registers_a_provider_then_issues_and_revokes_its_key(
+def test_an_admin_registers_a_provider_issues_and_revokes_its_key_then_removes_it(
     page: Any, live_site: Any, api: httpx.Client, new_provider: str
 ) -> None:
     page.goto("/providers-board")
@@ -108,6 +127,11 @@ def test_an_admin_registers_a_provider_then_issues_and_revokes_its_key(
     own = f"/providers/{new_provider}/gbfs"
     assert api.get(own, headers={"Authorization": f"Bearer {secret}"}).status_code == 404
     assert api.get(own, headers={"Authorization": "Bearer not-a-key"}).status_code == 403
+    # with data pushed, the provider has a status: its 404 at the end is the removal's doing
+    key_header = {"Authorization": f"Bearer {secret}"}
+    pushed = api.put(own, json={"files": empty_fleet(new_provider)}, headers=key_header)
+    assert pushed.status_code == 200, pushed.text
+    assert api.get(f"/providers/{new_provider}/status").status_code == 200
 
     page.once("dialog", lambda d: d.accept())  # "Revoke key ...?" confirmation
     key_row.get_by_role("button", name=f"Revoke key {key_id}").click()
@@ -117,6 +141,22 @@ def test_an_admin_registers_a_provider_then_issues_and_revokes_its_key(
     assert api.get(own, headers={"Authorization": f"Bearer {secret}"}).status_code == 403
     keys = api.get(f"/admin/providers/{new_provider}/keys", headers=live_site.admin_headers)
     assert [k["revoked_at_s"] is not None for k in keys.json()["keys"]] == [True]
+
+    # no refresh of the board may read the status between the removal and its own redraw
+    page.get_by_label("refresh every 15 s").uncheck()
+    asked: list[str] = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.accept()))
+    page.get_by_role("button", name="Remove provider").click()
+    page.get_by_text(f"Removed provider Board test bikes ({new_provider}).").wait_for()
+    assert len(asked) == 1 and f"Board test bikes ({new_provider})" in asked[0], asked
+    assert row.count() == 0
+    assert page.locator(f'#keys-provider option[value="{new_provider}"]').count() == 0
+    assert page.locator("#keys-table").is_hidden()
+    assert api.get(f"/providers/{new_provider}/status").status_code == 404
+    keys = api.get(f"/admin/providers/{new_provider}/keys", headers=live_site.admin_headers)
+    assert keys.status_code == 404
+    listed = api.get("/providers").json()["providers"]
+    assert new_provider not in [p["provider_id"] for p in listed]
     assert_clean(page)
 
 

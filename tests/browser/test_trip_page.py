@@ -176,3 +176,62 @@ def test_typed_coordinates_and_a_transit_pass_plan_a_free_ride_and_land_in_the_u
         itineraries(page).filter(has=page.locator("li.leg-TRAM")).first.locator(".total")
     ).to_have_text("0.00 EUR")
     assert_clean(page)
+
+
+def selected_place(page) -> int:
+    """The 1-based place of the itinerary marked current, checked against the map: every
+    leg drawn in front belongs to it, and at least one is drawn.
+    """
+    marks = itineraries(page).evaluate_all(
+        "items => items.map(i => i.getAttribute('aria-current'))"
+    )
+    assert marks.count("true") == 1, marks
+    place = marks.index("true") + 1
+    chosen = itineraries(page).nth(place - 1).get_attribute("data-id")
+    drawn = page.locator("svg path.trip-leg.selected").evaluate_all(
+        "paths => paths.map(p => p.getAttribute('data-itinerary'))"
+    )
+    assert drawn and set(drawn) == {chosen}, (drawn, chosen)
+    return place
+
+
+def test_the_selected_itinerary_is_kept_in_the_url_and_a_reopened_link_draws_it(page):
+    trip = {"from": KAMPPI, "to": KRUUNUNHAKA, "at": AT, "modes": "WALK,TRANSIT"}
+    open_trip(page, **trip)
+    expect(itineraries(page).first).to_be_visible()
+    count = itineraries(page).count()
+    assert count >= 2, "the link needs two options to tell them apart"
+    assert selected_place(page) == 1
+    assert "it" not in parse_qs(urlsplit(page.url).query)
+
+    # choosing the last option puts its place in the URL and draws it in front
+    itineraries(page).nth(count - 1).locator(".itinerary-head").click()
+    expect(itineraries(page).nth(count - 1)).to_have_attribute("aria-current", "true")
+    assert parse_qs(urlsplit(page.url).query)["it"] == [str(count)]
+    assert selected_place(page) == count
+
+    # the shared link reopens on that option, listed and drawn
+    page.goto(page.url)
+    page.wait_for_selector("body[data-ready=true]")
+    expect(itineraries(page).nth(count - 1)).to_have_attribute("aria-current", "true")
+    assert selected_place(page) == count
+
+    # a link may also name the option by its id
+    second_id = itineraries(page).nth(1).get_attribute("data-id")
+    open_trip(page, **trip, it=second_id)
+    expect(itineraries(page).nth(1)).to_have_attribute("aria-current", "true")
+    assert selected_place(page) == 2
+    assert_clean(page)
+
+
+def test_a_link_naming_no_listed_itinerary_selects_the_first_and_drops_it_from_the_url(page):
+    trip = {"from": KAMPPI, "to": KRUUNUNHAKA, "at": AT, "modes": "WALK,TRANSIT"}
+    for wrong in ("99", "0", "not-an-option"):
+        open_trip(page, **trip, it=wrong)
+        expect(itineraries(page).first).to_have_attribute("aria-current", "true")
+        assert selected_place(page) == 1
+        query = parse_qs(urlsplit(page.url).query)
+        assert "it" not in query, wrong
+        # the rest of the trip stays (as the page writes it: five decimals)
+        assert query["from"] == ["60.16850,24.93160"] and query["modes"] == ["WALK,TRANSIT"]
+    assert_clean(page)

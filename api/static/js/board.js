@@ -1,5 +1,6 @@
 // The providers' status board: each provider's freshness, fleet counts, stale flags and the
-// warnings of its last push, plus the admin actions (register, issue and revoke keys).
+// warnings of its last push, plus the admin actions (register, issue and revoke keys, remove
+// a provider).
 //
 // The page is a client of the public API like any other: GET /providers for the list, then
 // GET /providers/{id}/status per provider for its files and warnings (the list alone does not
@@ -272,11 +273,44 @@ async function revokeKey(providerId, keyId) {
   }
 }
 
+/** The name the board shows for `providerId` (the option's text), for the confirmation. */
+function chosenName(providerId) {
+  const option = [...keysSelect.options].find((o) => o.value === providerId);
+  return option ? option.textContent : providerId;
+}
+
+/**
+ * Remove the chosen provider with its keys and fleet (DELETE /admin/providers/{id}), after a
+ * confirmation that names it: the one admin action here that cannot be undone.
+ */
+async function removeProvider() {
+  const providerId = keysSelect.value;
+  keysError("");
+  if (!providerId) {
+    keysError("Choose a provider first.");
+    return;
+  }
+  const who = chosenName(providerId);
+  if (!window.confirm(`Remove provider ${who}? Its keys and its fleet are deleted and its pushes refused.`)) return;
+  try {
+    await adminCall("DELETE", `/admin/providers/${encodeURIComponent(providerId)}`);
+  } catch (err) {
+    keysError(err.message);
+    return;
+  }
+  // the keys and the secret shown were the removed provider's
+  document.getElementById("keys-table").hidden = true;
+  document.getElementById("new-secret").hidden = true;
+  await loadBoard();
+  document.getElementById("keys-status").textContent = `Removed provider ${who}.`;
+}
+
 document.getElementById("refresh").addEventListener("click", loadBoard);
 document.getElementById("auto-refresh").addEventListener("change", scheduleRefresh);
 document.getElementById("register-form").addEventListener("submit", register);
 document.getElementById("keys-show").addEventListener("click", showKeys);
 document.getElementById("keys-issue").addEventListener("click", issueKey);
+document.getElementById("provider-remove").addEventListener("click", removeProvider);
 keysSelect.addEventListener("change", () => {
   document.getElementById("keys-table").hidden = true;
   document.getElementById("new-secret").hidden = true;

@@ -4,9 +4,10 @@
 // stations near the start are shown live.
 //
 // The page's whole state is its URL (/?from=LAT,LON&to=LAT,LON&at=ISO&modes=...&arrive_by=1
-// &transit_pass=1): opening a shared link plans the same trip. Everything the page shows
-// comes from the public API (GET /plan, /vehicles, /ready, /map/...); an error the API
-// names a field for is shown in words next to that field.
+// &transit_pass=1&it=N): opening a shared link plans the same trip and selects the same
+// itinerary (`it`: its 1-based place in the list, or its id; anything else selects the
+// first). Everything the page shows comes from the public API (GET /plan, /vehicles,
+// /ready, /map/...); an error the API names a field for is shown in words next to that field.
 
 import {
   ApiError,
@@ -68,6 +69,7 @@ const page = {
   network: null, // /ready's network block: name, timezone, service_dates
   offset: "+00:00", // the UTC offset of `at` as last read or computed
   plan: null,
+  planState: null, // the URL state the shown plan was made from (without `it`)
   selected: null, // the itinerary id drawn in front
   planAbort: null,
   nearbyTimer: null,
@@ -248,7 +250,25 @@ function planQuery(state) {
   });
 }
 
-async function plan({ focusErrors = false } = {}) {
+/**
+ * The itinerary the URL's `it` names: a 1-based place in the list (what the page writes), or
+ * an itinerary id (16 hex digits, so never mistaken for a place). Null when it names none of
+ * this plan's itineraries.
+ */
+function wantedItinerary(its, wanted) {
+  if (!wanted) return null;
+  if (/^\d{1,3}$/.test(wanted)) {
+    const place = Number(wanted);
+    if (place >= 1 && place <= its.length) return its[place - 1];
+  }
+  return its.find((it) => it.id === wanted) || null;
+}
+
+/**
+ * Plan the trip in the form. `wanted` is the URL's `it` when the page opens from a link:
+ * that itinerary is selected instead of the first.
+ */
+async function plan({ focusErrors = false, wanted = null } = {}) {
   clearErrors();
   const state = formToState();
   drawEnds(state);
@@ -267,7 +287,8 @@ async function plan({ focusErrors = false } = {}) {
   try {
     const result = await getJSON(planQuery(state), { signal: abort.signal });
     page.plan = result;
-    showPlan(result);
+    page.planState = state;
+    showPlan(result, wanted);
   } catch (exc) {
     if (exc.name === "AbortError") return;
     page.plan = null;
@@ -383,9 +404,13 @@ function itineraryItem(it, index) {
   );
 }
 
-function showPlan(result) {
+function showPlan(result, wanted = null) {
   const its = result.itineraries || [];
-  page.selected = its.length ? its[0].id : null;
+  const named = wantedItinerary(its, wanted);
+  const shown = named || its[0];
+  page.selected = shown ? shown.id : null;
+  // a link naming no itinerary of this plan shows the first: the URL then says so too
+  if (wanted && !named) writeState(page.planState);
   const notes = [...(result.notes || [])];
   if (!its.length && result.reason) notes.unshift(result.reason);
   $("plan-notes").replaceChildren(...notes.map((n) => el("p", { class: "notice", text: n })));
@@ -415,11 +440,20 @@ function fitTrip(it) {
   page.map.fitBounds([w - padX, s - padY, e + padX, n + padY]);
 }
 
+/**
+ * Draw itinerary `id` in front and put its place in the URL, so a shared link reopens on it.
+ * The URL keeps the state the plan was made from, not fields edited since without planning.
+ */
 function selectItinerary(id) {
   page.selected = id;
   for (const item of document.querySelectorAll("#itineraries > .itinerary")) {
     item.setAttribute("aria-current", item.dataset.id === id ? "true" : "false");
   }
+  const its = (page.plan && page.plan.itineraries) || [];
+  const place = its.findIndex((it) => it.id === id) + 1;
+  // a new selection replaces the history entry: Back goes to the previous trip, not the
+  // previously selected option
+  if (page.planState && place > 0) writeState({ ...page.planState, it: place });
   drawTrip();
 }
 
@@ -436,7 +470,7 @@ function drawTrip() {
     }
   }
   page.map.setLayer("trip", { type: "FeatureCollection", features }, (f) => {
-    const { leg, front } = f.properties;
+    const { leg, it, front } = f.properties;
     const route = leg.route ? ` ${leg.route.short_name}` : "";
     return {
       className: `trip-leg leg-${leg.mode}${front ? " selected" : " other"}`,
@@ -444,7 +478,7 @@ function drawTrip() {
       dash: leg.mode === "WALK" ? "2 6" : undefined,
       opacity: front ? 1 : 0.35,
       title: `${MODE_TEXT[leg.mode] || leg.mode}${route}: ${formatTime(leg.start)}–${formatTime(leg.end)}, ${leg.from.name} → ${leg.to.name}`,
-      attrs: { "data-mode": leg.mode },
+      attrs: { "data-mode": leg.mode, "data-itinerary": it.id },
     };
   });
 }
@@ -604,11 +638,11 @@ async function start() {
     const now = readState();
     stateToForm(now);
     refreshNearby();
-    if (now.from && now.to) plan();
+    if (now.from && now.to) plan({ wanted: now.it });
   });
 
   refreshNearby();
-  if (state.from && state.to) await plan();
+  if (state.from && state.to) await plan({ wanted: state.it });
   await base;
   // for the page-load benchmark and the tests: the base map is drawn
   performance.mark("fairtrip:basemap-drawn");
