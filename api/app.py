@@ -94,10 +94,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = await load_state(settings)
         app.state.fairtrip = state
-        map_layers.warm_base_map(state)
+        warming = map_layers.warm_base_map(state)
         try:
             yield
         finally:
+            # a build still running when the interpreter finalizes can crash it (GEOS/numpy
+            # in a daemon thread): let it finish first, it takes about a second
+            await asyncio.to_thread(warming.join, 30.0)
             await state.fleets.close()
             await state.pricing.close()
             if state.service is not None:
