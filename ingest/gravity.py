@@ -383,22 +383,37 @@ def _write_csv(
     trip_rate: float,
     min_pair_trips: float,
 ) -> tuple[int, float]:
-    """One row per (origin, destination, income group), in layer order; returns rows, trips."""
-    ids = [z.zone_id for z in layer.zones]
+    """Helsinki's demand CSV: its `# synthetic:` line states this model's assumptions."""
     groups = ", ".join(f"{g} {s:g} @ {m}" for g, s, m in INCOME_GROUPS)
-    lines = [
+    header = (
         f"# synthetic: production-constrained gravity model (beta {beta_per_km:g}/km, "
         f"{trip_rate:g} trips/resident/day, pairs under {min_pair_trips:g} trips dropped) "
         f"on the HSY 2020 grid plus stop-count population "
         f"estimates; income groups are placeholder shares ({groups} EUR cents/month), the "
         f"same in every zone; see README.md",
         "# trips: public-transport trips per day; income_minor: monthly income, EUR cents",
-        "origin_zone,dest_zone,trips,income_group,income_minor",
-    ]
+    )
+    return write_demand_csv(path, layer, trips, header=header, income_groups=INCOME_GROUPS)
+
+
+def write_demand_csv(
+    path: Path,
+    layer: ZoneLayer,
+    trips: npt.NDArray[np.float64],
+    *,
+    header: Sequence[str],
+    income_groups: Sequence[tuple[str, float, int]],
+) -> tuple[int, float]:
+    """One row per (origin, destination, income group), in layer order, after the comment
+    lines of `header`; returns rows, trips. Shared by every city's demand generator so the
+    committed files keep one format (`pricing.demand` reads them back).
+    """
+    ids = [z.zone_id for z in layer.zones]
+    lines = [*header, "origin_zone,dest_zone,trips,income_group,income_minor"]
     total = 0.0
     n_rows = 0
     for i, j in zip(*np.nonzero(trips), strict=True):
-        for group, share, income in INCOME_GROUPS:
+        for group, share, income in income_groups:
             value = _fmt(float(trips[i, j]) * share)
             lines.append(f"{ids[i]},{ids[j]},{value},{group},{income}")
             total += float(value)

@@ -40,7 +40,7 @@ import osmium
 import shapely
 
 from ingest.errors import InputFileError, OsmError
-from ingest.gravity import GtfsStops, gravity_trips, read_stops
+from ingest.gravity import GtfsStops, gravity_trips, read_stops, write_demand_csv
 from pricing.zones import Zone, ZoneClass, ZoneLayer
 from routing.geo import LocalProjection, haversine_m
 
@@ -263,12 +263,6 @@ def build_nky_demand(gtfs_zip: Path, osm_pbf: Path, out_dir: Path) -> NkyDemandR
     return result
 
 
-def _fmt(value: float) -> str:
-    """Fixed formatting for committed numbers: 3 decimals, no '-0.000'."""
-    text = f"{value:.3f}"
-    return "0.000" if text == "-0.000" else text
-
-
 def synthetic_line() -> str:
     """The CSV's `# synthetic:` first line: every assumption of the model, in one line."""
     groups = ", ".join(f"{g} {s:g} @ {m}" for g, s, m in INCOME_GROUPS)
@@ -283,23 +277,12 @@ def synthetic_line() -> str:
 
 
 def _write_csv(path: Path, layer: ZoneLayer, trips: npt.NDArray[np.float64]) -> tuple[int, float]:
-    """One row per (origin, destination, income group), in layer order; returns rows, trips."""
-    ids = [z.zone_id for z in layer.zones]
-    lines = [
+    """The nky demand CSV in the shared format, headed by this model's assumptions."""
+    header = (
         synthetic_line(),
         "# trips: public-transport trips per day; income_minor: monthly income, USD cents",
-        "origin_zone,dest_zone,trips,income_group,income_minor",
-    ]
-    total = 0.0
-    n_rows = 0
-    for i, j in zip(*np.nonzero(trips), strict=True):
-        for group, share, income in INCOME_GROUPS:
-            value = _fmt(float(trips[i, j]) * share)
-            lines.append(f"{ids[i]},{ids[j]},{value},{group},{income}")
-            total += float(value)
-            n_rows += 1
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8", newline="\n")
-    return n_rows, total
+    )
+    return write_demand_csv(path, layer, trips, header=header, income_groups=INCOME_GROUPS)
 
 
 def _class_table(layer: ZoneLayer, trips: npt.NDArray[np.float64]) -> str:
